@@ -1,0 +1,1 @@
+"""Fashion photo to pixel art by score distillation (SD-πXL), with recorded trajectories and stopping strategies."""
