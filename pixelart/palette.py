@@ -1,0 +1,109 @@
+"""Colour palettes: k-means on a photo's pixels, Lospec ``.hex`` files in and out, and palette mapping.
+
+A palette is a ``(K, 3)`` uint8 array of RGB colours. Every pixel-art image in this project is stored
+as palette indices, so every output uses palette colours only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pixelart.errors import PaletteError
+
+MIN_KMEANS_COLORS = 2
+MAX_KMEANS_COLORS = 64
+MAX_FILE_COLORS = 256  # indices are stored as uint8
+_KMEANS_SAMPLE = 100_000  # pixels: k-means on more adds time, not colours
+
+
+def kmeans_palette(image: np.ndarray, colors: int = 16, *, seed: int = 0) -> np.ndarray:
+    """K colours of an (H, W, 3) uint8 image by k-means in RGB, sorted dark to light.
+
+    Fewer colours are returned when the image has fewer distinct colours than asked for.
+    """
+    if not MIN_KMEANS_COLORS <= colors <= MAX_KMEANS_COLORS:
+        raise PaletteError(
+            f"palette size {colors} is out of range: choose {MIN_KMEANS_COLORS} to "
+            f"{MAX_KMEANS_COLORS} colours, or give a .hex palette file"
+        )
+    pixels = np.asarray(image, dtype=np.uint8).reshape(-1, 3)
+    rng = np.random.default_rng(seed)
+    if len(pixels) > _KMEANS_SAMPLE:
+        pixels = pixels[rng.choice(len(pixels), _KMEANS_SAMPLE, replace=False)]
+    distinct = np.unique(pixels, axis=0)
+    if len(distinct) <= colors:
+        return sort_palette(distinct)
+    from sklearn.cluster import KMeans  # imported here: sklearn costs ~1.5 s to import
+
+    km = KMeans(n_clusters=colors, n_init=4, random_state=seed).fit(pixels.astype(np.float32))
+    centres = np.clip(np.rint(km.cluster_centers_), 0, 255).astype(np.uint8)
+    return sort_palette(np.unique(centres, axis=0))
+
+
+def sort_palette(palette: np.ndarray) -> np.ndarray:
+    """Order colours by luminance so that the same colours always get the same indices."""
+    palette = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    luma = palette.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    order = np.lexsort((palette[:, 2], palette[:, 1], palette[:, 0], luma))
+    return palette[order]
+
+
+def parse_hex(text: str, *, source: str = "palette") -> np.ndarray:
+    """Parse a Lospec ``.hex`` palette: one RRGGBB colour per line ('#' prefix and blank lines allowed)."""
+    colours = []
+    for lineno, raw in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(";") or line.startswith("//"):
+            continue
+        value = line[1:] if line.startswith("#") else line
+        if len(value) != 6 or any(c not in "0123456789abcdefABCDEF" for c in value):
+            raise PaletteError(
+                f"{source} line {lineno}: '{line[:20]}' is not a 6-digit hex colour (RRGGBB)"
+            )
+        colours.append([int(value[i : i + 2], 16) for i in (0, 2, 4)])
+    if len(colours) < 2:
+        raise PaletteError(f"{source} has {len(colours)} colour(s); a palette needs at least 2")
+    if len(colours) > MAX_FILE_COLORS:
+        raise PaletteError(f"{source} has {len(colours)} colours; at most {MAX_FILE_COLORS} are supported")
+    return np.asarray(colours, dtype=np.uint8)
+
+
+def read_hex(path: str | os.PathLike) -> np.ndarray:
+    """Read a ``.hex`` palette file (colour order is kept as the file gives it)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise PaletteError(f"palette file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PaletteError(f"palette file {path} cannot be read as text ({exc.__class__.__name__})") from None
+    return parse_hex(text, source=path.name)
+
+
+def to_hex(palette: np.ndarray) -> str:
+    """The ``.hex`` text of a palette (lower-case RRGGBB lines, as Lospec writes them)."""
+    return "".join(f"{r:02x}{g:02x}{b:02x}\n" for r, g, b in np.asarray(palette, dtype=np.uint8))
+
+
+def write_hex(palette: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write a ``.hex`` palette file."""
+    path = Path(path)
+    path.write_text(to_hex(palette), encoding="utf-8")
+    return path
+
+
+def map_to_palette(image: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Indices (H, W) uint8 of the nearest palette colour (Euclidean RGB) of each pixel."""
+    img = np.asarray(image, dtype=np.float32)[..., :3]
+    pal = np.asarray(palette, dtype=np.float32)
+    # ||a-b||^2 = |a|^2 - 2ab + |b|^2; |a|^2 is the same for every palette entry, so it is dropped
+    scores = img.reshape(-1, 3) @ pal.T * -2.0 + (pal**2).sum(axis=1)
+    return scores.argmin(axis=1).astype(np.uint8).reshape(img.shape[:2])
+
+
+def indices_to_rgb(indices: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Colour an (H, W) index image with its palette -> (H, W, 3) uint8."""
+    return np.asarray(palette, dtype=np.uint8)[np.asarray(indices)]
