@@ -1,0 +1,1 @@
+"""Score-distillation guidance: conditioning images, timestep schedules, augmentation and the SDS loss."""

@@ -1,0 +1,1 @@
+"""Model registry, loading (real weights via from_pretrained, or tiny in-process models) and loaded-model types."""

@@ -1,0 +1,32 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pixelart.models.registry import TINY_DIR_ENV
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh folder for tiny models, shared by the whole session, so tests never touch ~/.cache."""
+    folder = tmp_path_factory.mktemp("tiny-models")
+    previous = os.environ.get(TINY_DIR_ENV)
+    os.environ[TINY_DIR_ENV] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop(TINY_DIR_ENV, None)
+    else:
+        os.environ[TINY_DIR_ENV] = previous
+
+
+@pytest.fixture()
+def empty_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Hugging Face hub cache: no real weights are found, whatever this machine holds."""
+    cache = tmp_path / "hf-hub"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    return cache
