@@ -1,0 +1,85 @@
+"""What every stopping strategy shares: the decision record and the online/offline contract.
+
+A strategy is a pure function of the metric series recorded so far. Online, the caller asks
+``check(series, final=False)`` after each step and stops iterating the run when it returns a
+decision; offline, ``decide(series)`` looks at a whole recorded series. One implementation serves
+both modes, so a strategy stops at the same step whether it ran live or on a saved bundle.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Mapping, Sequence
+
+import numpy as np
+
+Series = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class StopDecision:
+    """Where a strategy stops. ``fired`` is False when its criterion never held and the run's last
+    recorded step is used instead (what a real run without the strategy would have produced)."""
+
+    strategy: str
+    step: int
+    fired: bool
+    param: float | None
+    reason: str
+
+
+class StoppingStrategy(ABC):
+    """Base class; subclasses set the class attributes and implement ``check``."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]  # how plots and tables name it
+    param_name: ClassVar[str | None] = None  # the swept parameter (Fig. 2), None if it has none
+    default: ClassVar[float | None] = None
+    needs: ClassVar[tuple[str, ...]] = ()  # metric series it reads
+
+    def __init__(self, param: float | None = None) -> None:
+        self.param = self.default if param is None else float(param)
+
+    @abstractmethod
+    def check(self, series: Series, *, final: bool = False) -> StopDecision | None:
+        """The decision if the strategy stops within the steps recorded so far, else None."""
+
+    def decide(self, series: Series) -> StopDecision:
+        """Offline decision on a complete series; falls back to the last step if it never fires."""
+        decision = self.check(series, final=True)
+        if decision is not None:
+            return decision
+        last = max(0, _length(series) - 1)
+        return StopDecision(self.name, last, False, self.param, "never fired: last recorded step")
+
+    def sweep_grid(self, runs: Sequence[Series], points: int = 41) -> np.ndarray:
+        """Parameter values to sweep for Fig. 2 (empty for strategies without a parameter)."""
+        return np.array([])
+
+    def with_param(self, param: float | None) -> "StoppingStrategy":
+        """A copy with another parameter value."""
+        return type(self)(param)
+
+    def _decision(self, step: int, reason: str) -> StopDecision:
+        return StopDecision(self.name, int(step), True, self.param, reason)
+
+
+def _length(series: Series) -> int:
+    return max((len(v) for v in series.values()), default=0)
+
+
+def first_above(values: np.ndarray, threshold: float) -> int | None:
+    """Index of the first value strictly above ``threshold`` (NaNs never count), or None."""
+    above = np.asarray(values, dtype=np.float64) > threshold
+    return int(np.argmax(above)) if above.any() else None
+
+
+def quantile_grid(runs: Sequence[Series], key: str, points: int) -> np.ndarray:
+    """Evenly spaced values between the 1st and 99th percentile of a metric over all runs."""
+    values = np.concatenate([np.asarray(r[key], dtype=np.float64) for r in runs if key in r] or [np.array([])])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return np.array([])
+    lo, hi = np.percentile(values, [1, 99])
+    return np.unique(np.linspace(lo, hi, points))

@@ -1,0 +1,92 @@
+"""The seed's five stopping strategies on hand-made curves whose right answer is known."""
+
+import numpy as np
+import pytest
+
+from pixelart.errors import ConfigError
+from pixelart.stopping import SEED_STRATEGIES, STRATEGIES, decide_all, make_strategy
+
+
+def _series(norm, clip=None, dino=None):
+    s = {"norm": np.asarray(norm, float)}
+    if clip is not None:
+        s["clip"] = np.asarray(clip, float)
+    if dino is not None:
+        s["dino"] = np.asarray(dino, float)
+    return s
+
+
+NORM = [10, 10.5, 11, 12, 14, 17, 21, 26]  # d_0 = 10; rates 0, .05, .1, .2, .4, .7, 1.1, 1.6
+
+
+def test_the_seed_has_five_strategies():
+    assert SEED_STRATEGIES == ("fixed_step", "norm_threshold", "norm_rate", "clip_max", "dino_max")
+
+
+def test_fixed_step():
+    assert make_strategy("fixed_step", 3).decide(_series(NORM)).step == 3
+    d = make_strategy("fixed_step", 50).decide(_series(NORM))
+    assert d.step == 7 and not d.fired  # never reached: the run's last step
+
+
+def test_norm_threshold_is_the_first_step_strictly_above():
+    assert make_strategy("norm_threshold", 12).decide(_series(NORM)).step == 4
+    assert make_strategy("norm_threshold", 11.9).decide(_series(NORM)).step == 3
+    d = make_strategy("norm_threshold", 100).decide(_series(NORM))
+    assert not d.fired and d.step == 7
+
+
+def test_norm_increase_rate_is_relative_to_the_first_norm():
+    assert make_strategy("norm_rate", 0.3).decide(_series(NORM)).step == 4
+    assert make_strategy("norm_rate", 0.3).decide(_series(np.array(NORM) * 7)).step == 4  # scale-invariant
+    assert make_strategy("norm_threshold", 12).decide(_series(np.array(NORM) * 7)).step == 0  # not
+
+
+def test_semantic_maximum_ignores_missing_values():
+    nan = np.nan
+    clip = [0.5, nan, 0.7, nan, 0.9, nan, 0.6, nan]
+    dino = [0.2, 0.8, 0.3, 0.1, 0.1, 0.1, 0.1, 0.1]
+    s = _series(NORM, clip, dino)
+    assert make_strategy("clip_max").decide(s).step == 4
+    assert make_strategy("dino_max").decide(s).step == 1
+
+
+def test_online_and_offline_agree_step_by_step():
+    rng = np.random.default_rng(0)
+    norm = 10 + np.cumsum(rng.random(300))
+    clip = np.sin(np.linspace(0, 3, 300))
+    full = _series(norm, clip, clip[::-1])
+    for name in ("fixed_step", "norm_threshold", "norm_rate"):
+        strategy = make_strategy(name)
+        strategy = strategy.with_param(strategy.sweep_grid([full], 9)[4])
+        offline = strategy.decide(full)
+        online = next(
+            (d for t in range(1, 301) if (d := strategy.check({k: v[:t] for k, v in full.items()}))), None
+        )
+        assert online is not None and online.step == offline.step, name
+
+
+def test_semantic_online_fires_after_patience_at_the_best_step():
+    clip = np.array([0.1, 0.5, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    s = make_strategy("clip_max", patience=3)
+    fired_at = next(t for t in range(1, 9) if s.check({"clip": clip[:t]}) is not None)
+    assert fired_at - 1 == 2 + 3  # best step 2 is 3 steps old at step 5
+    assert s.check({"clip": clip}).step == 2
+    assert make_strategy("clip_max").check({"clip": clip}) is None  # no patience: only offline
+
+
+def test_decide_all_and_sweep_grids():
+    s = _series(NORM, np.linspace(0, 1, 8), np.linspace(1, 0, 8))
+    decisions = decide_all(s)
+    assert set(decisions) == set(STRATEGIES)
+    assert decisions["clip_max"].step == 7 and decisions["dino_max"].step == 0
+    grid = make_strategy("norm_threshold").sweep_grid([s], 5)
+    assert grid[0] >= 10 and grid[-1] <= 26 and len(grid) == 5
+    assert make_strategy("fixed_step").sweep_grid([s], 8).tolist() == list(range(8))
+
+
+def test_unknown_strategy_and_bad_options():
+    with pytest.raises(ConfigError, match="choose from"):
+        make_strategy("oracle")
+    with pytest.raises(ConfigError, match="takes no options"):
+        make_strategy("fixed_step", 3, patience=2)

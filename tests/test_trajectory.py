@@ -1,0 +1,138 @@
+"""Trajectory bundles: round trip, random access, size budget, atomic writes, bad files."""
+
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from pixelart.errors import BundleError
+from pixelart.trajectory import KEYFRAME_EVERY, Trajectory
+
+PALETTE = np.random.default_rng(0).integers(0, 256, (16, 3), dtype=np.uint8)
+
+
+def _random_walk(n, size=(64, 64), change=0.01, seed=0):
+    """Frames where a fraction of pixels change each step (pessimistic: real SDS changes are local)."""
+    rng = np.random.default_rng(seed)
+    cur = rng.integers(0, 16, size, dtype=np.uint8)
+    for _ in range(n):
+        mask = rng.random(size) < change
+        cur = np.where(mask, rng.integers(0, 16, size), cur).astype(np.uint8)
+        yield cur
+
+
+def _trajectory(n=100, **kw):
+    traj = Trajectory(palette=PALETTE, input_image=np.full((256, 256, 3), 9, np.uint8), frame_size=(64, 64),
+                      config={"run": {"seed": 1}, "prompt_used": "a test"})
+    frames = []
+    for i, f in enumerate(_random_walk(n, **kw)):
+        traj.append(f, {"norm": 10.0 + i, "rate": i / 10.0})
+        frames.append(f)
+    return traj, frames
+
+
+def test_round_trip_keeps_every_frame_series_palette_input_and_config(tmp_path):
+    traj, frames = _trajectory(150)
+    traj.set_metric("clip", 20, 0.75)
+    traj.extras["parts"] = np.arange(12).reshape(3, 4)
+    path = traj.save(tmp_path / "run.bundle")
+    loaded = Trajectory.load(path)
+    assert len(loaded) == 150 and loaded.frame_size == (64, 64)
+    for i in (0, 1, KEYFRAME_EVERY - 1, KEYFRAME_EVERY, 77, 149, -1):
+        assert np.array_equal(loaded.frame(i), frames[i])
+    assert np.array_equal(loaded.palette, PALETTE)
+    assert np.array_equal(loaded.input_image, traj.input_image)
+    assert loaded.config["prompt_used"] == "a test"
+    assert np.array_equal(loaded.series("norm"), 10.0 + np.arange(150))
+    clip = loaded.series("clip")
+    assert clip[20] == 0.75 and np.isnan(clip[19]) and len(clip) == 150
+    assert np.array_equal(loaded.extras["parts"], np.arange(12).reshape(3, 4))
+    assert np.array_equal(loaded.rgb(5), PALETTE[frames[5]])
+
+
+def test_random_access_in_any_order_matches_sequential(tmp_path):
+    traj, frames = _trajectory(200, change=0.05)
+    loaded = Trajectory.load(traj.save(tmp_path / "r.bundle"))
+    order = np.random.default_rng(3).permutation(200)
+    for i in order[:60]:
+        assert np.array_equal(loaded.frame(int(i)), frames[i])
+        assert np.array_equal(traj.frame(int(i)), frames[i])
+
+
+def test_ten_thousand_step_bundle_is_under_ten_megabytes(tmp_path):
+    # 10,001 frames of 64x64 with 16 colours, 2% of pixels changing every step
+    traj = Trajectory(palette=PALETTE, input_image=np.zeros((256, 256, 3), np.uint8), frame_size=(64, 64))
+    last = None
+    for i, f in enumerate(_random_walk(10_001, change=0.02)):
+        traj.append(f, {"norm": float(i), "rate": 0.0, "clip": 0.5, "dino": 0.5})
+        last = f
+    path = traj.save(tmp_path / "big.bundle")
+    assert os.path.getsize(path) < 10_000_000
+    loaded = Trajectory.load(path)
+    assert np.array_equal(loaded.frame(10_000), last)
+
+
+def test_frames_are_stored_uncompressed_in_the_zip_for_seeking(tmp_path):
+    traj, _ = _trajectory(10)
+    path = traj.save(tmp_path / "z.bundle")
+    with zipfile.ZipFile(path) as zf:
+        assert zf.getinfo("frames.bin").compress_type == zipfile.ZIP_STORED
+        assert {"manifest.json", "input.png", "series.npz", "frames.idx.npy"} <= set(zf.namelist())
+
+
+def test_save_is_atomic_when_interrupted(tmp_path, monkeypatch):
+    traj, frames = _trajectory(20)
+    path = traj.save(tmp_path / "a.bundle")
+    before = path.read_bytes()
+    more, _ = _trajectory(40, seed=5)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pixelart.trajectory.os.replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        more.save(path)
+    assert path.read_bytes() == before  # the earlier bundle is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["a.bundle"]  # no temp files left
+    assert np.array_equal(Trajectory.load(path).frame(19), frames[19])
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"", "not a readable"), (b"hello", "not a readable"), (None, "does not exist")],
+)
+def test_bad_bundles_are_refused(tmp_path, content, message):
+    path = tmp_path / "bad.bundle"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(BundleError, match=message):
+        Trajectory.load(path)
+
+
+def test_truncated_bundle_is_refused(tmp_path):
+    traj, _ = _trajectory(50)
+    path = traj.save(tmp_path / "t.bundle")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(BundleError):
+        Trajectory.load(path)
+
+
+def test_a_zip_that_is_not_a_bundle(tmp_path):
+    path = tmp_path / "other.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("manifest.json", '{"format": "something-else"}')
+    with pytest.raises(BundleError, match="not a pixel-art trajectory bundle"):
+        Trajectory.load(path)
+
+
+def test_loaded_bundles_are_read_only_and_frames_are_validated(tmp_path):
+    traj, _ = _trajectory(3)
+    with pytest.raises(ValueError):
+        traj.append(np.zeros((8, 8), np.uint8))
+    loaded = Trajectory.load(traj.save(tmp_path / "x.bundle"))
+    with pytest.raises(BundleError, match="read-only"):
+        loaded.append(np.zeros((64, 64), np.uint8))
+    with pytest.raises(IndexError):
+        loaded.frame(3)
