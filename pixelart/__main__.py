@@ -1,0 +1,7 @@
+"""``python -m pixelart``: see pixelart.cli."""
+
+import sys
+
+from pixelart.cli import main
+
+sys.exit(main())

@@ -1,0 +1,346 @@
+"""Command line: ``python -m pixelart COMMAND ...`` (run, baseline, stops, models, download).
+
+Every command has ``--help``. User errors (bad photo, bad option, missing model) print one line
+``error: ...`` and exit with status 2, without a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from pixelart.errors import ConfigError, PixelArtError
+
+Handler = Callable[[argparse.Namespace], int]
+_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
+
+
+def command(name: str, help_text: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
+    """Register a sub-command (other modules add theirs the same way)."""
+
+    def register(handler: Handler) -> Handler:
+        _COMMANDS.append((name, help_text, add_arguments, handler))
+        return handler
+
+    return register
+
+
+# -- shared argument parsing ---------------------------------------------------------------------
+def parse_size(text: str) -> tuple[int, int]:
+    """'64' -> (64, 64); 'WIDTHxHEIGHT' such as '48x64' -> (H, W) = (64, 48)."""
+    try:
+        if "x" in text.lower():
+            w, h = (int(v) for v in text.lower().split("x"))
+        else:
+            w = h = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size '{text}' is not N or WIDTHxHEIGHT (e.g. 64 or 48x64)") from None
+    return h, w
+
+
+def strategy_arg(text: str) -> tuple[str, float | None]:
+    """'norm_rate' or 'norm_rate=0.3' -> (name, param)."""
+    name, _, value = text.partition("=")
+    try:
+        return name.strip(), float(value) if value else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}': the value after '=' must be a number") from None
+
+
+def add_palette_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--size", type=parse_size, default=(64, 64), metavar="N|WxH",
+                   help="pixel-art size, e.g. 64 or 48x64 (16 to 256 per side; default 64)")
+    p.add_argument("--colors", type=int, default=16, help="palette size for k-means on the photo (2-64; default 16)")
+    p.add_argument("--palette", type=Path, default=None, metavar="FILE.hex",
+                   help="use this Lospec .hex palette instead of k-means")
+    p.add_argument("--fit", choices=("crop", "pad"), default="crop",
+                   help="bring the photo to the output's aspect ratio by centre crop or by padding (default crop)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    from pixelart.models.registry import DIFFUSION_MODELS
+    from pixelart.stopping import STRATEGIES
+
+    p.add_argument("photo", type=Path, help="the photo (JPEG, PNG, WebP, ...)")
+    p.add_argument("--out", type=Path, required=True, metavar="RUN.bundle",
+                   help="trajectory bundle to write; RUN.png, RUN_xF.png and RUN.hex are written beside it")
+    p.add_argument("--model", default="sdxl",
+                   help=f"diffusion model: {', '.join(DIFFUSION_MODELS)} or a local pipeline folder (default sdxl)")
+    p.add_argument("--prompt", default="auto", help="text prompt, or 'auto' to caption the photo (default auto)")
+    p.add_argument("--negative-prompt", default="", help="negative prompt (default empty)")
+    add_palette_arguments(p)
+    p.add_argument("--steps", type=int, default=10_000, help="SDS steps (default 10000, as in the seed)")
+    p.add_argument("--guidance-scale", type=float, default=40.0, help="classifier-free guidance scale (default 40)")
+    p.add_argument("--schedule", choices=("bounded_max", "uniform"), default="bounded_max",
+                   help="timestep schedule (default bounded_max, SD-piXL's)")
+    p.add_argument("--lr", type=float, default=0.025, help="learning rate of the logits (default 0.025)")
+    p.add_argument("--no-controlnet", action="store_true", help="do not use the model's ControlNets")
+    p.add_argument("--tiny-vae", action="store_true", help="encode with TAESD (faster, approximate gradient)")
+    p.add_argument("--encoders", default="clip,dino",
+                   help="semantic encoders to track: clip,dino / clip / dino / none (default clip,dino)")
+    p.add_argument("--semantic-every", type=int, default=10,
+                   help="embed frames every K steps in one batch (1 = every step; default 10)")
+    p.add_argument("--stop-on", type=strategy_arg, default=None, metavar="STRATEGY[=PARAM]",
+                   help=f"stop the run when this strategy fires: {', '.join(STRATEGIES)}")
+    p.add_argument("--patience", type=int, default=500,
+                   help="for clip_max/dino_max online: stop once the best step is this many steps old (default 500)")
+    p.add_argument("--save-every", type=int, default=500,
+                   help="also save the bundle every N steps, so a crash loses little (0 = only at the end)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def config_from_args(args: argparse.Namespace) -> "RunConfig":
+    """Build a RunConfig from run/batch arguments."""
+    from pixelart.config import GeneratorConfig, MetricsConfig, OptimConfig, RunConfig
+    from pixelart.guidance.sds import SDSConfig
+    from pixelart.palette import read_hex, to_hex
+
+    encoders = tuple(e for e in args.encoders.split(",") if e and e != "none")
+    for e in encoders:
+        if e not in ("clip", "dino"):
+            raise ConfigError(f"unknown encoder '{e}'; use clip, dino or none")
+    palette_hex = None
+    if args.palette is not None:
+        palette_hex = tuple(to_hex(read_hex(args.palette)).split())
+    return RunConfig(
+        model=args.model, prompt=args.prompt, negative_prompt=args.negative_prompt, size=args.size,
+        colors=args.colors, palette_hex=palette_hex, steps=args.steps, seed=args.seed, fit=args.fit,
+        device=args.device, tiny_vae=args.tiny_vae, generator=GeneratorConfig(),
+        guidance=SDSConfig(guidance_scale=args.guidance_scale, schedule=args.schedule,
+                           use_controlnets=not args.no_controlnet),
+        optim=OptimConfig(lr=args.lr), metrics=MetricsConfig(encoders=encoders, semantic_every=args.semantic_every),
+    )
+
+
+# -- run ------------------------------------------------------------------------------------------
+def run_to_bundle(photo_path: Path, config, out: Path, *, stop_on=None, patience: int = 500,
+                  save_every: int = 500, quiet: bool = False, position: int = 0) -> dict:
+    """Run one photo to a bundle + PNGs; shared by ``run`` and ``batch``. Returns a summary dict."""
+    from tqdm.auto import tqdm
+
+    from pixelart.export import save_pixel_art
+    from pixelart.images import load_photo
+    from pixelart.run import PixelArtRun
+    from pixelart.stopping import make_strategy
+
+    photo = load_photo(photo_path)
+    strategy = None
+    if stop_on is not None:
+        name, param = stop_on
+        options = {"patience": patience} if name in ("clip_max", "dino_max") else {}
+        strategy = make_strategy(name, param, **options)
+    run = PixelArtRun(photo, config, photo_name=photo_path.name)
+    for note in run.setup.notes:
+        tqdm.write(f"note: {note}")
+    traj = run.trajectory
+    decision, interrupted = None, False
+    bar = tqdm(total=config.steps, desc=photo_path.name, unit="step", disable=quiet, position=position,
+               dynamic_ncols=True)
+    try:
+        for record in run:
+            if record.step > 0:
+                bar.update(1)
+            bar.set_postfix_str(_postfix(record.metrics), refresh=False)
+            if strategy is not None:
+                decision = strategy.check({k: traj.series(k) for k in traj.series_names})
+                if decision is not None:
+                    break
+            if save_every and record.step and record.step % save_every == 0:
+                traj.save(out)
+    except KeyboardInterrupt:
+        interrupted = True
+        tqdm.write("interrupted: saving the steps made so far")
+    finally:
+        bar.close()
+    chosen = decision.step if decision is not None else len(traj) - 1
+    traj.config["stop"] = (
+        {"strategy": decision.strategy, "param": decision.param, "step": decision.step, "reason": decision.reason}
+        if decision is not None else None
+    )
+    traj.config["interrupted"] = interrupted
+    traj.save(out)
+    paths = save_pixel_art(traj.frame(chosen), traj.palette, out.with_suffix(""))
+    return {"bundle": out, "steps_recorded": len(traj), "chosen_step": chosen, "decision": decision,
+            "interrupted": interrupted, "paths": paths, "prompt": run.setup.prompt}
+
+
+def _postfix(metrics: dict) -> str:
+    parts = []
+    for key, label in (("norm", "d"), ("rate", "r"), ("clip", "clip"), ("dino", "dino")):
+        if key in metrics and math.isfinite(metrics[key]):
+            parts.append(f"{label}={metrics[key]:.3f}")
+    return " ".join(parts)
+
+
+@command("run", "turn a photo into pixel art by score distillation, recording the trajectory", _add_run_arguments)
+def cmd_run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    summary = run_to_bundle(args.photo, config, args.out, stop_on=args.stop_on, patience=args.patience,
+                            save_every=args.save_every, quiet=args.quiet)
+    d = summary["decision"]
+    where = f"{d.strategy} stopped at step {d.step} ({d.reason})" if d else f"last step {summary['chosen_step']}"
+    print(f"prompt: {summary['prompt']}")
+    print(f"recorded {summary['steps_recorded']} steps to {summary['bundle']}; {where}")
+    for kind, path in summary["paths"].items():
+        print(f"wrote {path}")
+    return 130 if summary["interrupted"] else 0
+
+
+# -- baseline -------------------------------------------------------------------------------------
+def _add_baseline_arguments(p: argparse.ArgumentParser) -> None:
+    from pixelart.baselines import DOWNSAMPLERS
+
+    p.add_argument("photo", type=Path, help="the photo")
+    p.add_argument("--method", default="all", choices=("all", *DOWNSAMPLERS),
+                   help="downsampling before palette mapping (default: all of them)")
+    add_palette_arguments(p)
+    p.add_argument("--out", type=Path, default=Path("baselines"), metavar="DIR",
+                   help="folder for PHOTO_METHOD.png, PHOTO_METHOD_xF.png and PHOTO.hex (default ./baselines)")
+
+
+@command("baseline", "classical pixelization (downsample + palette) of a photo", _add_baseline_arguments)
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from pixelart.baselines import DOWNSAMPLERS, pixelize
+    from pixelart.export import save_hex, save_pixel_art
+    from pixelart.images import load_photo, prepare_photo, validate_out_size, working_size
+    from pixelart.metrics import NORM_LONG_SIDE
+    from pixelart.palette import kmeans_palette, read_hex
+    from pixelart.run import PREPARE_LONG_SIDE
+
+    out_size = validate_out_size(args.size)
+    photo = prepare_photo(load_photo(args.photo), out_size, working_size(out_size, PREPARE_LONG_SIDE), fit=args.fit)
+    if args.palette is not None:
+        palette = read_hex(args.palette)
+    else:
+        small = photo.resize(working_size(out_size, NORM_LONG_SIDE)[::-1])
+        palette = kmeans_palette(np.asarray(small), args.colors, seed=args.seed)
+    methods = list(DOWNSAMPLERS) if args.method == "all" else [args.method]
+    for method in methods:
+        paths = save_pixel_art(pixelize(photo, out_size, palette, method), palette,
+                               args.out / f"{args.photo.stem}_{method}", with_palette=False)
+        print(f"{method}: {paths['png']} and {paths['png_upscaled']}")
+    print(f"palette ({len(palette)} colours): {save_hex(palette, args.out / f'{args.photo.stem}.hex')}")
+    return 0
+
+
+# -- stops ----------------------------------------------------------------------------------------
+def _add_stops_arguments(p: argparse.ArgumentParser) -> None:
+    from pixelart.stopping import STRATEGIES
+
+    p.add_argument("bundle", type=Path, help="a trajectory bundle")
+    p.add_argument("--strategy", type=strategy_arg, action="append", metavar="NAME[=PARAM]",
+                   help=f"strategy to evaluate, repeatable (default: all of {', '.join(STRATEGIES)})")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+@command("stops", "print where each stopping strategy stops on a recorded trajectory", _add_stops_arguments)
+def cmd_stops(args: argparse.Namespace) -> int:
+    from pixelart.stopping import STRATEGIES, make_strategy
+    from pixelart.trajectory import Trajectory
+
+    traj = Trajectory.load(args.bundle)
+    series = {k: traj.series(k) for k in traj.series_names}
+    wanted = args.strategy or [(name, None) for name in STRATEGIES]
+    rows = []
+    for name, param in wanted:
+        strategy = make_strategy(name, param)
+        missing = [k for k in strategy.needs if k not in series or not np.isfinite(series[k]).any()]
+        if missing:
+            rows.append({"strategy": name, "param": strategy.param, "step": None, "fired": False,
+                         "reason": f"not recorded in this bundle: {', '.join(missing)}"})
+            continue
+        d = strategy.decide(series)
+        rows.append({"strategy": name, "param": d.param, "step": d.step, "fired": d.fired, "reason": d.reason})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{args.bundle.name}: {len(traj)} recorded steps (0..{len(traj) - 1})")
+    print(f"{'strategy':<16}{'param':>10}{'step':>8}  reason")
+    for r in rows:
+        param = "" if r["param"] is None else f"{r['param']:g}"
+        step = "-" if r["step"] is None else str(r["step"])
+        print(f"{r['strategy']:<16}{param:>10}{step:>8}  {r['reason']}")
+    return 0
+
+
+# -- models / download ----------------------------------------------------------------------------
+def _add_models_arguments(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+@command("models", "list the known models and whether their weights are available here", _add_models_arguments)
+def cmd_models(args: argparse.Namespace) -> int:
+    from pixelart.models.loading import missing_models
+    from pixelart.models.registry import DIFFUSION_MODELS
+
+    missing = missing_models(list(DIFFUSION_MODELS))
+    for name, spec in DIFFUSION_MODELS.items():
+        state = "ready" if not missing.get(name) else "missing: " + ", ".join(missing[name])
+        print(f"{name:<16}{spec.repo_id:<46}{state}")
+    return 0
+
+
+def _add_download_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="registry name, e.g. sdxl or sd15")
+    p.add_argument("--with-encoders", action="store_true", help="also fetch CLIP, DINOv2 and the captioner")
+
+
+@command("download", "fetch a model's weights into the Hugging Face cache (needs internet)", _add_download_arguments)
+def cmd_download(args: argparse.Namespace) -> int:
+    from pixelart.models import loading
+
+    loading.download_model(args.model, with_encoders=args.with_encoders)
+    print(f"{args.model}: all weights are in the local cache")
+    return 0
+
+
+# -- entry ----------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered command."""
+    _load_command_modules()
+    parser = argparse.ArgumentParser(
+        prog="python -m pixelart",
+        description="Fashion photo -> pixel art by score distillation (SD-piXL), with recorded trajectories "
+        "and early-stopping strategies.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text, add_arguments, handler in _COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_arguments(p)
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def _load_command_modules() -> None:
+    """Import modules that register further commands (annotation, evaluation, batch)."""
+    import importlib
+
+    for module in ("pixelart.batch", "pixelart.evaluation_cli"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and run a command; user errors exit 2 with a one-line message."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except PixelArtError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Typed configuration of a pixel-art run; defaults follow SD-piXL and seed 000 §4.2."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from pixelart.guidance.augment import AugmentConfig
+from pixelart.guidance.schedules import TimestepRange
+from pixelart.guidance.sds import SDSConfig
+
+AUTO_PROMPT = "auto"
+FALLBACK_PROMPT = "a full-body photo of a person wearing fashionable clothes"
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """How logits are initialised and rendered."""
+
+    init_method: str = "bilinear"  # downsampler of pixelart.baselines used for the initial frame
+    init_distance: str = "l1"
+    render: str = "gumbel"  # "gumbel" (Gumbel-softmax) or "softmax"
+    hard: bool = False  # straight-through argmax in the forward pass
+    tau: float = 1.0
+    random_tau: bool = True  # SD-piXL draws tau uniformly in [tau_min, tau_max] each step
+    tau_min: float = 0.5
+    tau_max: float = 1.5
+    upsample: str = "bilinear"  # torch interpolate mode from pixel-art size to model size
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with a warm-up, gradient clipping and the FFT regularizer weight."""
+
+    lr: float = 0.025
+    warmup_steps: int = 250
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    fft_scale: float = 20.0
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Which semantic encoders run, and every how many steps (in one batch)."""
+
+    encoders: tuple[str, ...] = ("clip", "dino")
+    semantic_every: int = 10
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run; saved in the trajectory bundle."""
+
+    model: str = "sdxl"
+    prompt: str = AUTO_PROMPT
+    negative_prompt: str = ""
+    size: tuple[int, int] = (64, 64)  # pixel-art (H, W)
+    colors: int = 16
+    palette_hex: tuple[str, ...] | None = None  # a fixed palette ("rrggbb" strings) instead of k-means
+    steps: int = 10_000
+    seed: int = 0
+    fit: str = "crop"
+    device: str = "auto"
+    tiny_vae: bool = False  # encode with TAESD: much cheaper gradient, slightly blurrier guidance
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    guidance: SDSConfig = field(default_factory=SDSConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (nested), as stored in a bundle's manifest."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        """Rebuild from ``to_dict`` output (unknown keys are ignored, missing ones get defaults)."""
+        def build(kind, values):
+            if not isinstance(values, dict):
+                return values
+            kwargs = {}
+            for f in dataclasses.fields(kind):
+                if f.name not in values:
+                    continue
+                value = values[f.name]
+                sub = _NESTED.get((kind, f.name))
+                if sub is not None:
+                    value = build(sub, value)
+                elif isinstance(value, list):
+                    value = tuple(value)
+                kwargs[f.name] = value
+            return kind(**kwargs)
+
+        return build(cls, data)
+
+
+_NESTED = {
+    (RunConfig, "generator"): GeneratorConfig,
+    (RunConfig, "guidance"): SDSConfig,
+    (RunConfig, "optim"): OptimConfig,
+    (RunConfig, "metrics"): MetricsConfig,
+    (SDSConfig, "t_range"): TimestepRange,
+    (SDSConfig, "augment"): AugmentConfig,
+}

@@ -1,0 +1,133 @@
+"""Files a user takes away: PNGs (native and crisp upscale), ``.hex`` palettes, trajectory animations.
+
+Every write goes to a temporary file beside the target and is renamed into place, so an interrupted
+export never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from pixelart.palette import indices_to_rgb, to_hex
+from pixelart.trajectory import Trajectory
+
+UPSCALE_TARGET = 512  # upscaled exports are at least this many pixels on the long side
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def upscale_factor(size: tuple[int, int], target: int = UPSCALE_TARGET) -> int:
+    """The integer factor that brings the long side to at least ``target`` pixels."""
+    return max(1, math.ceil(target / max(size)))
+
+
+def upscale(rgb: np.ndarray, factor: int) -> np.ndarray:
+    """Crisp nearest-neighbour upscale by an integer factor."""
+    return np.repeat(np.repeat(np.asarray(rgb), factor, axis=0), factor, axis=1)
+
+
+def save_png(rgb: np.ndarray, path: str | os.PathLike, factor: int = 1) -> Path:
+    """Write an RGB array as PNG, optionally upscaled by ``factor``."""
+    with atomic_path(path) as tmp:
+        Image.fromarray(upscale(np.asarray(rgb, np.uint8), factor)).save(tmp, format="PNG")
+    return Path(path)
+
+
+def save_pixel_art(
+    indices: np.ndarray, palette: np.ndarray, stem: str | os.PathLike, *, with_palette: bool = True
+) -> dict[str, Path]:
+    """Write ``STEM.png`` (native), ``STEM_xF.png`` (upscaled) and ``STEM.hex``; returns the paths."""
+    stem = Path(stem)
+    rgb = indices_to_rgb(indices, palette)
+    factor = upscale_factor(rgb.shape[:2])
+    paths = {
+        "png": save_png(rgb, stem.parent / f"{stem.name}.png"),
+        "png_upscaled": save_png(rgb, stem.parent / f"{stem.name}_x{factor}.png", factor),
+    }
+    if with_palette:
+        paths["hex"] = save_hex(palette, stem.parent / f"{stem.name}.hex")
+    return paths
+
+
+def save_hex(palette: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write a ``.hex`` palette atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(to_hex(palette), encoding="utf-8")
+    return Path(path)
+
+
+def animation_steps(num_frames: int, max_frames: int = 200) -> list[int]:
+    """At most ``max_frames`` evenly spaced steps, always including the first and the last."""
+    if num_frames <= 0:
+        return []
+    count = min(num_frames, max_frames)
+    return sorted({int(round(x)) for x in np.linspace(0, num_frames - 1, count)})
+
+
+def save_animation(
+    trajectory: Trajectory,
+    path: str | os.PathLike,
+    *,
+    max_frames: int = 200,
+    fps: int = 20,
+    with_photo: bool = True,
+) -> Path:
+    """An animated GIF (``.gif``) or MP4 (``.mp4``) of the trajectory, step number written on each frame.
+
+    With ``with_photo`` the photo is shown beside the pixel art so the drift is visible.
+    """
+    path = Path(path)
+    steps = animation_steps(len(trajectory), max_frames)
+    h, w = trajectory.frame_size
+    factor = upscale_factor((h, w), 256)
+    photo = None
+    if with_photo:
+        photo = np.asarray(
+            Image.fromarray(trajectory.input_image).resize((w * factor, h * factor), Image.Resampling.LANCZOS)
+        )
+    frames = []
+    for step in steps:
+        art = upscale(trajectory.rgb(step), factor)
+        canvas = np.concatenate([photo, art], axis=1) if photo is not None else art
+        img = Image.fromarray(np.ascontiguousarray(canvas))
+        ImageDraw.Draw(img).text((4, 4), f"step {step}", fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
+        frames.append(img)
+    suffix = path.suffix.lower()
+    with atomic_path(path) as tmp:
+        if suffix == ".gif":
+            frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+                           duration=int(1000 / fps), loop=0)
+        elif suffix == ".mp4":
+            import imageio.v3 as iio
+
+            arrays = [_even(np.asarray(f)) for f in frames]
+            iio.imwrite(tmp, np.stack(arrays), extension=".mp4", fps=fps)
+        else:
+            raise ValueError(f"unsupported animation format '{suffix}': use .gif or .mp4")
+    return path
+
+
+def _even(frame: np.ndarray) -> np.ndarray:
+    """libx264 needs even width and height."""
+    h, w = frame.shape[:2]
+    return np.ascontiguousarray(frame[: h - h % 2, : w - w % 2])

@@ -1,0 +1,298 @@
+"""The pixel-art run: photo -> palette -> generator -> SDS loop, yielding one record per step.
+
+``run_pixelart`` is the engine's one public entry for a run. It is a generator: the CLI shows a
+progress bar from its records, the app streams them to the browser, the tests consume them, and
+stopping early is just stopping the iteration (the trajectory keeps every step made so far).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers.optimization import get_scheduler
+from PIL import Image
+
+from pixelart.baselines import downsample
+from pixelart.config import AUTO_PROMPT, FALLBACK_PROMPT, RunConfig
+from pixelart.errors import ConfigError, ModelNotAvailableError
+from pixelart.generator import PixelGenerator
+from pixelart.guidance.sds import ScoreDistillation
+from pixelart.images import prepare_photo, validate_out_size, working_size
+from pixelart.metrics import NORM_LONG_SIDE, SemanticScorer, art_at_working, l2_distance
+from pixelart.models.loaded import GuidanceModels, SemanticEncoder
+from pixelart.models.registry import diffusion_spec
+from pixelart.palette import MAX_FILE_COLORS, kmeans_palette
+from pixelart.regularizers import fft_high_frequency_loss, high_frequency_mask
+from pixelart.timing import StepTimer
+from pixelart.trajectory import Trajectory
+
+PREPARE_LONG_SIDE = 1024  # the photo is brought to this size once; everything else derives from it
+
+
+@dataclass
+class StepRecord:
+    """One optimisation step (step 0 is the initial frame, before any update)."""
+
+    step: int
+    total: int
+    frame: np.ndarray  # palette indices (H, W) uint8
+    metrics: dict[str, float]
+    timings_ms: dict[str, float]
+    elapsed_s: float
+    trajectory: Trajectory
+    semantic_filled: tuple[int, int] | None = None  # steps whose CLIP/DINOv2 values arrived now
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """The frame in palette colours (H, W, 3) uint8."""
+        return self.trajectory.palette[self.frame]
+
+
+@dataclass
+class RunSetup:
+    """What the preparation decided, shown to the user before the loop starts."""
+
+    prompt: str
+    palette: np.ndarray
+    photo: Image.Image  # the cropped / padded photo at the working resolution
+    notes: list[str] = field(default_factory=list)
+
+
+def check_config(config: RunConfig) -> None:
+    """Raise ConfigError with a one-line reason for any out-of-range option."""
+    validate_out_size(config.size)
+    diffusion_spec(config.model)
+    if config.palette_hex is None and not 2 <= config.colors <= 64:
+        raise ConfigError(f"palette size {config.colors} is out of range: choose 2 to 64 colours")
+    if config.palette_hex is not None and not 2 <= len(config.palette_hex) <= MAX_FILE_COLORS:
+        raise ConfigError(f"a palette needs 2 to {MAX_FILE_COLORS} colours, got {len(config.palette_hex)}")
+    if not 1 <= config.steps <= 1_000_000:
+        raise ConfigError(f"steps must be 1 to 1,000,000, got {config.steps}")
+    if config.guidance.guidance_scale < 0:
+        raise ConfigError("guidance scale must be zero or positive")
+    if config.metrics.semantic_every < 1:
+        raise ConfigError("semantic_every must be at least 1 (1 = every step)")
+    if not config.prompt.strip():
+        raise ConfigError("the prompt is empty: type a description of the photo, or use 'auto'")
+    if config.generator.tau <= 0 or config.generator.tau_min <= 0 or config.generator.tau_max < config.generator.tau_min:
+        raise ConfigError("temperatures must be positive with tau_min <= tau_max")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions recorded in every bundle, so a result can be traced to its software."""
+    versions = {"python": platform.python_version()}
+    for pkg in ("torch", "diffusers", "transformers", "numpy", "pillow", "scikit-learn"):
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            versions[pkg] = "absent"
+    return versions
+
+
+class PixelArtRun:
+    """A prepared run; iterate it for step records. Models are loaded (once per process) on creation."""
+
+    def __init__(
+        self,
+        photo: Image.Image,
+        config: RunConfig,
+        *,
+        models: GuidanceModels | None = None,
+        encoders: Mapping[str, SemanticEncoder] | None = None,
+        captioner: Callable[[Image.Image], str] | None = None,
+        photo_name: str = "",
+    ) -> None:
+        # 1. Check inputs
+        check_config(config)
+        self.config = config
+        spec = diffusion_spec(config.model)
+        notes: list[str] = []
+        if spec.tiny:
+            notes.append(f"'{spec.name}' is a tiny test model with random weights: its images are not meaningful")
+
+        # 2. Preprocess the photo once (crop/pad to the output's aspect ratio)
+        out = validate_out_size(config.size)
+        prepared = prepare_photo(photo, out, working_size(out, PREPARE_LONG_SIDE), fit=config.fit)
+        work = prepared.resize(working_size(out, NORM_LONG_SIDE)[::-1], Image.Resampling.LANCZOS)
+        self.photo_work = np.asarray(work, dtype=np.uint8)
+
+        # 3. Palette: k-means on the photo, or the given colours
+        if config.palette_hex is not None:
+            palette = np.array([[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in config.palette_hex], np.uint8)
+        else:
+            palette = kmeans_palette(self.photo_work, config.colors, seed=config.seed)
+
+        # 4. Load models (cached per process) and pick the device from them
+        from pixelart.models import loading
+
+        if models is None:
+            device, dtype = loading.pick_device(config.device)
+            models = loading.load_guidance_models(
+                config.model, device=device, dtype=dtype, use_tiny_vae=config.tiny_vae,
+                controlnets=config.guidance.use_controlnets,
+            )
+        self.models = models
+        if encoders is None:
+            encoders = {
+                name: loading.load_encoder(name, tiny=spec.tiny, device=models.device, dtype=models.dtype)
+                for name in config.metrics.encoders
+            }
+        self.scorer = SemanticScorer(encoders, self.photo_work) if encoders else None
+
+        # 5. Prompt: typed, or a caption of the photo
+        prompt = config.prompt.strip()
+        if prompt == AUTO_PROMPT:
+            try:
+                if captioner is None:
+                    captioner = loading.load_captioner(tiny=spec.tiny, device=models.device, dtype=models.dtype)
+                prompt = captioner(prepared).strip() or FALLBACK_PROMPT
+                notes.append(f"prompt from the captioning model: \"{prompt}\"")
+            except ModelNotAvailableError as exc:
+                prompt = FALLBACK_PROMPT
+                notes.append(f"no captioning model ({exc}); using the fallback prompt \"{prompt}\"")
+
+        # 6. Generator initialised from the downsampled photo
+        torch.manual_seed(config.seed)
+        small = downsample(prepared, out, config.generator.init_method)
+        self.generator = PixelGenerator.from_image(small, palette, distance=config.generator.init_distance)
+        self.generator.to(models.device)
+
+        # 7. Guidance at the model's resolution, with the output's aspect ratio
+        self.model_size = self._model_size(out, spec.resolution)
+        model_photo = prepared.resize(self.model_size[::-1], Image.Resampling.LANCZOS)
+        self.sds = ScoreDistillation(
+            models, prompt=prompt, negative_prompt=config.negative_prompt, photo=model_photo,
+            size=self.model_size, config=config.guidance, seed=config.seed,
+        )
+
+        # 8. Optimiser, schedule and the trajectory that records every step
+        opt = config.optim
+        self.optimizer = torch.optim.AdamW(
+            self.generator.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay, eps=1e-8
+        )
+        self.lr_schedule = get_scheduler(
+            "constant_with_warmup", optimizer=self.optimizer, num_warmup_steps=opt.warmup_steps,
+            num_training_steps=config.steps,
+        )
+        self.fft_mask = high_frequency_mask(*out, device=models.device)
+        self.cpu_generator = torch.Generator().manual_seed(config.seed + 2)
+        self.render_generator = torch.Generator(device=models.device).manual_seed(config.seed + 3)
+        self.setup = RunSetup(prompt=prompt, palette=palette, photo=work, notes=notes)
+        self.trajectory = Trajectory(
+            palette=palette,
+            input_image=self.photo_work,
+            frame_size=out,
+            config={
+                "run": config.to_dict(),
+                "prompt_used": prompt,
+                "model_id": spec.repo_id,
+                "model_family": spec.family,
+                "model_resolution": list(self.model_size),
+                "tiny_model": spec.tiny,
+                "device": str(models.device),
+                "dtype": str(models.dtype).replace("torch.", ""),
+                "photo_name": photo_name,
+                "norm_resolution": list(self.photo_work.shape[:2]),
+                "semantic_encoders": {n: e.spec.repo_id for n, e in (encoders or {}).items()},
+                "versions": library_versions(),
+                "notes": notes,
+            },
+        )
+        self.timer = StepTimer(models.device)
+        self._pending: list[tuple[int, np.ndarray]] = []
+
+    def _model_size(self, out: tuple[int, int], resolution: int) -> tuple[int, int]:
+        """The model-resolution size with the output's aspect ratio, divisible by the UNet's stride."""
+        pipe = self.models.pipe
+        stride = pipe.vae_scale_factor * 2 ** (len(pipe.unet.config.block_out_channels) - 1)
+        h, w = working_size(out, resolution)
+        return max(stride, round(h / stride) * stride), max(stride, round(w / stride) * stride)
+
+    def _record(self, step: int, frame: np.ndarray, metrics: dict[str, float], start: float) -> StepRecord:
+        with self.timer.section("metrics"):
+            art = art_at_working(frame, self.trajectory.palette, self.photo_work.shape[:2])
+            norm = l2_distance(art, self.photo_work.astype(np.float32) / 255.0)
+            d0 = norm if step == 0 else float(self.trajectory.series("norm")[0])
+            metrics.update(norm=norm, rate=(norm - d0) / d0 if d0 > 0 else 0.0)
+            self.trajectory.append(frame, metrics)
+            filled = None
+            if self.scorer is not None:
+                self._pending.append((step, (art * 255.0 + 0.5).astype(np.uint8)))
+                if len(self._pending) >= self.config.metrics.semantic_every or step == self.config.steps:
+                    filled = self._flush_semantic()
+        metrics.update({k: float(v) for k, v in self._semantic_at(step).items()})
+        return StepRecord(
+            step=step, total=self.config.steps, frame=frame, metrics=metrics,
+            timings_ms=dict(self.timer.ms), elapsed_s=time.perf_counter() - start,
+            trajectory=self.trajectory, semantic_filled=filled,
+        )
+
+    def _semantic_at(self, step: int) -> dict[str, float]:
+        values = {}
+        for name in self.scorer.encoders if self.scorer else ():
+            v = self.trajectory.series(name)[step]
+            if math.isfinite(v):
+                values[name] = v
+        return values
+
+    def _flush_semantic(self) -> tuple[int, int] | None:
+        """Embed the buffered frames in one batch and write their similarities into the trajectory."""
+        if not self._pending or self.scorer is None:
+            return None
+        steps = [s for s, _ in self._pending]
+        sims = self.scorer.similarities([img for _, img in self._pending])
+        for name, values in sims.items():
+            for s, v in zip(steps, values):
+                self.trajectory.set_metric(name, s, v)
+        self._pending = []
+        return steps[0], steps[-1]
+
+    def __iter__(self) -> Iterator[StepRecord]:
+        cfg, gen = self.config, self.generator
+        start = time.perf_counter()
+        try:
+            self.timer.reset()
+            yield self._record(0, gen.hard_indices(), {}, start)
+            for step in range(1, cfg.steps + 1):
+                self.timer.reset()
+                tau = cfg.generator.tau
+                if cfg.generator.random_tau and cfg.generator.render == "gumbel":
+                    u = float(torch.rand((), generator=self.cpu_generator))
+                    tau = cfg.generator.tau_min + (cfg.generator.tau_max - cfg.generator.tau_min) * u
+                with self.timer.section("render"):
+                    image = gen(mode=cfg.generator.render, tau=tau, hard=cfg.generator.hard,
+                                generator=self.render_generator)
+                    upsampled = F.interpolate(image.permute(2, 0, 1)[None], size=self.model_size,
+                                              mode=cfg.generator.upsample)
+                out = self.sds(upsampled, step - 1, cfg.steps, timer=self.timer)
+                with self.timer.section("backward"):
+                    fft = fft_high_frequency_loss(image, self.fft_mask)
+                    loss = out.loss + cfg.optim.fft_scale * fft
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(gen.parameters(), cfg.optim.max_grad_norm)
+                    self.optimizer.step()
+                    self.lr_schedule.step()
+                    gen.balance()
+                    frame = gen.hard_indices()
+                metrics = {
+                    "loss_sds": float(out.loss.detach()), "loss_fft": float(fft.detach()),
+                    "timestep": float(out.timestep), "tau": tau, "lr": self.lr_schedule.get_last_lr()[0],
+                }
+                yield self._record(step, frame, metrics, start)
+        finally:
+            # a run stopped early still gets similarities for the steps it made
+            self._flush_semantic()
+
+
+def run_pixelart(photo: Image.Image, config: RunConfig, **kwargs: Any) -> Iterator[StepRecord]:
+    """Run SD-piXL on a photo, yielding a StepRecord per step (see PixelArtRun for the arguments)."""
+    yield from PixelArtRun(photo, config, **kwargs)

@@ -1,0 +1,98 @@
+"""The command line end to end on the tiny back end."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixelart.cli import main, parse_size
+from pixelart.palette import read_hex
+from pixelart.trajectory import Trajectory
+
+
+@pytest.fixture(scope="module")
+def photo_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("photos") / "look.jpg"
+    img = np.full((300, 200, 3), 235, np.uint8)
+    img[60:200, 50:150] = (40, 90, 160)
+    img[200:290, 70:130] = (20, 20, 30)
+    Image.fromarray(img).save(path, quality=95)
+    return path
+
+
+def test_run_writes_bundle_pngs_and_palette(photo_path, tmp_path, capsys):
+    out = tmp_path / "runs" / "look.bundle"
+    code = main(["run", str(photo_path), "--out", str(out), "--model", "tiny", "--steps", "30",
+                 "--size", "32", "--colors", "8", "--semantic-every", "5", "--prompt", "a blue jacket", "--quiet"])
+    assert code == 0
+    traj = Trajectory.load(out)
+    assert len(traj) == 31 and traj.config["prompt_used"] == "a blue jacket"
+    assert np.isfinite(traj.series("dino")).all()
+    native = np.asarray(Image.open(tmp_path / "runs" / "look.png"))
+    big = np.asarray(Image.open(tmp_path / "runs" / "look_x16.png"))
+    assert native.shape == (32, 32, 3) and big.shape == (512, 512, 3)
+    assert np.array_equal(big[::16, ::16], native)  # crisp nearest-neighbour upscale
+    palette = read_hex(tmp_path / "runs" / "look.hex")
+    assert set(map(tuple, native.reshape(-1, 3).tolist())) <= set(map(tuple, palette.tolist()))
+    assert np.array_equal(native, traj.rgb(30))
+    assert "recorded 31 steps" in capsys.readouterr().out
+
+
+def test_run_stops_on_a_strategy_and_the_png_is_that_step(photo_path, tmp_path, capsys):
+    out = tmp_path / "s.bundle"
+    code = main(["run", str(photo_path), "--out", str(out), "--model", "tiny-sd", "--steps", "40",
+                 "--size", "16", "--prompt", "x", "--encoders", "none", "--stop-on", "fixed_step=7", "--quiet"])
+    assert code == 0
+    traj = Trajectory.load(out)
+    assert len(traj) == 8 and traj.config["stop"]["step"] == 7
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "s.png")), traj.rgb(7))
+    assert "fixed_step stopped at step 7" in capsys.readouterr().out
+
+
+def test_stops_prints_every_strategy(photo_path, tmp_path, capsys):
+    out = tmp_path / "t.bundle"
+    main(["run", str(photo_path), "--out", str(out), "--model", "tiny-sd", "--steps", "12", "--size", "16",
+          "--prompt", "x", "--semantic-every", "3", "--quiet"])
+    capsys.readouterr()
+    assert main(["stops", str(out), "--json"]) == 0
+    rows = {r["strategy"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"fixed_step", "norm_threshold", "norm_rate", "clip_max", "dino_max"}
+    traj = Trajectory.load(out)
+    assert rows["clip_max"]["step"] == int(np.nanargmax(traj.series("clip")))
+    assert main(["stops", str(out), "--strategy", "fixed_step=5"]) == 0
+    table = capsys.readouterr().out
+    assert "fixed_step" in table and "reached step 5" in table
+
+
+def test_baseline_writes_every_method(photo_path, tmp_path, capsys):
+    assert main(["baseline", str(photo_path), "--size", "24x32", "--colors", "5", "--out", str(tmp_path)]) == 0
+    for method in ("nearest", "bilinear", "bicubic", "area", "lanczos"):
+        img = np.asarray(Image.open(tmp_path / f"look_{method}.png"))
+        assert img.shape == (32, 24, 3)
+        assert len(np.unique(img.reshape(-1, 3), axis=0)) <= 5
+    assert len(read_hex(tmp_path / "look.hex")) == 5
+
+
+def test_user_errors_are_one_line_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a photo")
+    code = main(["run", str(bad), "--out", str(tmp_path / "x.bundle"), "--model", "tiny", "--steps", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert main(["stops", str(tmp_path / "missing.bundle")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_size_parsing():
+    assert parse_size("64") == (64, 64) and parse_size("48x64") == (64, 48)
+
+
+def test_every_command_has_help_in_a_real_process():
+    for cmd in ([], ["run"], ["baseline"], ["stops"], ["models"], ["download"]):
+        res = subprocess.run([sys.executable, "-m", "pixelart", *cmd, "--help"], capture_output=True, text=True)
+        assert res.returncode == 0 and "usage:" in res.stdout, cmd
+    res = subprocess.run([sys.executable, "-m", "pixelart", "run", "x.jpg"], capture_output=True, text=True)
+    assert res.returncode == 2 and "--out" in res.stderr

@@ -1,0 +1,129 @@
+"""Whole runs on the tiny back end: determinism, palette strictness, metrics, stopping early."""
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixelart.config import MetricsConfig, RunConfig
+from pixelart.errors import ConfigError
+from pixelart.metrics import art_at_working, l2_distance
+from pixelart.run import PixelArtRun, run_pixelart
+
+
+@pytest.fixture(scope="module")
+def photo():
+    # a stylised figure: background, coat, trousers, a face, so the palette has structure
+    img = np.full((240, 160, 3), (225, 220, 210), np.uint8)
+    img[40:140, 40:120] = (150, 30, 40)
+    img[140:220, 55:105] = (30, 40, 90)
+    img[10:40, 65:95] = (230, 180, 150)
+    return Image.fromarray(img)
+
+
+def _config(**kw):
+    base = dict(model="tiny-sd", prompt="a woman in a red coat", size=(24, 24), colors=6, steps=12, seed=3,
+                metrics=MetricsConfig(semantic_every=4))
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def _frames(run):
+    records = list(run)
+    return records, np.stack([r.frame for r in records])
+
+
+def test_same_seed_gives_the_same_trajectory(photo):
+    recs_a, frames_a = _frames(PixelArtRun(photo, _config()))
+    recs_b, frames_b = _frames(PixelArtRun(photo, _config()))
+    assert np.array_equal(frames_a, frames_b)
+    assert [r.metrics["norm"] for r in recs_a] == [r.metrics["norm"] for r in recs_b]
+    assert [r.metrics["timestep"] for r in recs_a[1:]] == [r.metrics["timestep"] for r in recs_b[1:]]
+
+
+def test_another_seed_gives_another_trajectory(photo):
+    a = [r.metrics.get("timestep") for r in PixelArtRun(photo, _config(seed=1))]
+    b = [r.metrics.get("timestep") for r in PixelArtRun(photo, _config(seed=2))]
+    assert a != b
+
+
+def test_records_frames_metrics_and_palette_strictness(photo):
+    run = PixelArtRun(photo, _config(model="tiny", steps=9))
+    records = list(run)
+    traj = run.trajectory
+    assert [r.step for r in records] == list(range(10)) and len(traj) == 10
+    k = len(traj.palette)
+    assert k <= 6
+    for r in records:
+        assert r.frame.shape == (24, 24) and r.frame.max() < k
+        assert np.array_equal(traj.frame(r.step), r.frame)
+        colours = set(map(tuple, r.rgb.reshape(-1, 3).tolist()))
+        assert colours <= set(map(tuple, traj.palette.tolist()))
+    # d_t is measured at the working resolution against the resized input
+    d0 = l2_distance(art_at_working(records[0].frame, traj.palette, run.photo_work.shape[:2]),
+                     run.photo_work / 255.0)
+    assert traj.series("norm")[0] == pytest.approx(d0, rel=1e-5)
+    assert traj.series("rate")[0] == 0
+    rate = traj.series("rate")
+    assert np.allclose(rate, (traj.series("norm") - d0) / d0)
+    # semantic similarity exists for every step (batches of 4 plus the final flush)
+    for name in ("clip", "dino"):
+        values = traj.series(name)
+        assert np.isfinite(values).all() and (values <= 1.0 + 1e-6).all()
+    assert records[-1].semantic_filled == (8, 9)
+    assert {"render", "vae_encode", "unet", "backward", "metrics"} <= set(records[-1].timings_ms)
+    assert traj.config["prompt_used"] == "a woman in a red coat"
+    assert traj.config["tiny_model"] is True and "versions" in traj.config
+
+
+def test_stopping_iteration_keeps_what_was_made_with_semantics(photo):
+    run = PixelArtRun(photo, _config(steps=50, metrics=MetricsConfig(semantic_every=10)))
+    gen = iter(run)
+    for record in gen:
+        if record.step == 6:
+            break
+    gen.close()
+    traj = run.trajectory
+    assert len(traj) == 7
+    assert np.isfinite(traj.series("clip")).all()  # the pending batch was flushed on stop
+
+
+def test_the_photo_is_cropped_or_padded_to_the_output_aspect(photo):
+    crop = PixelArtRun(photo, _config(size=(16, 32), steps=1, fit="crop"))
+    pad = PixelArtRun(photo, _config(size=(16, 32), steps=1, fit="pad"))
+    assert crop.photo_work.shape == pad.photo_work.shape == (128, 256, 3)
+    assert crop.trajectory.frame_size == (16, 32)
+    # padding keeps the whole (tall) figure, so the sides show the border colour
+    assert abs(pad.photo_work[:, :20].astype(int) - [225, 220, 210]).max() < 12
+
+
+def test_fixed_palette_is_used_as_given(photo):
+    hexes = ("000000", "ffffff", "ff0000", "0000ff")
+    run = PixelArtRun(photo, _config(palette_hex=hexes, steps=2))
+    assert run.trajectory.palette.tolist() == [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 0, 255]]
+    assert all(r.frame.max() < 4 for r in run)
+
+
+def test_no_encoders_means_no_semantic_series(photo):
+    run = PixelArtRun(photo, _config(metrics=MetricsConfig(encoders=()), steps=3))
+    list(run)
+    assert "clip" not in run.trajectory.series_names and "norm" in run.trajectory.series_names
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [({"steps": 0}, "steps"), ({"size": (8, 8)}, "out of range"), ({"colors": 1}, "palette size"),
+     ({"model": "nope"}, "unknown model"), ({"prompt": "  "}, "prompt is empty"),
+     ({"metrics": MetricsConfig(semantic_every=0)}, "semantic_every")],
+)
+def test_bad_options_are_refused_before_any_work(photo, change, message):
+    with pytest.raises(ConfigError, match=message):
+        PixelArtRun(photo, _config(**change))
+
+
+def test_run_pixelart_is_a_generator(photo):
+    gen = run_pixelart(photo, _config(steps=2))
+    first = next(gen)
+    assert first.step == 0 and first.total == 2 and math.isfinite(first.metrics["norm"])
+    gen.close()
