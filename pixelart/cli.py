@@ -319,16 +319,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMAND_MODULES: tuple[str, ...] = ()  # modules whose @command functions extend the CLI
+
+
 def _load_command_modules() -> None:
-    """Import modules that register further commands (annotation, evaluation, batch)."""
+    """Import the modules that register further commands."""
     import importlib
 
-    for module in ("pixelart.batch", "pixelart.evaluation_cli"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -96,3 +96,14 @@ def test_every_command_has_help_in_a_real_process():
         assert res.returncode == 0 and "usage:" in res.stdout, cmd
     res = subprocess.run([sys.executable, "-m", "pixelart", "run", "x.jpg"], capture_output=True, text=True)
     assert res.returncode == 2 and "--out" in res.stderr
+
+
+def test_download_builds_tiny_models_and_explains_what_is_missing_offline(capsys, empty_hf_cache):
+    assert main(["download", "tiny", "--with-encoders"]) == 0
+    assert "all weights are in the local cache" in capsys.readouterr().out
+    assert main(["download", "sd15"]) == 2  # no network here: a one-line explanation, not a traceback
+    err = capsys.readouterr().err
+    assert "stable-diffusion-v1-5" in err and "hf download" in err
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    assert "tiny" in listing and "missing" in listing

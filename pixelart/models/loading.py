@@ -540,3 +540,18 @@ def missing_models(names: list[str], *, include_tiny_vae: bool = False) -> dict[
         if absent:
             missing[name] = absent
     return missing
+
+
+def download_model(name: str, *, with_encoders: bool = False) -> list[Path]:
+    """Fetch everything a diffusion model needs into the local cache (needs internet); returns the folders.
+
+    With ``with_encoders`` also the semantic encoders and the captioner that match it (tiny ones for a
+    tiny model). Raises ModelNotAvailableError naming the first repository that could not be fetched.
+    """
+    spec = diffusion_spec(name)
+    wanted = [(repo_id, kind, spec.variant) for repo_id, kind in required_repo_ids(name, include_tiny_vae=True)]
+    if with_encoders:
+        encoders = [e.repo_id for e in encoder_specs(spec.tiny).values()]
+        captioner = TINY_CAPTIONER if spec.tiny else CAPTIONER
+        wanted += [(repo_id, MODEL, None) for repo_id in [*encoders, captioner.repo_id]]
+    return [resolve_local(repo_id, kind=kind, name=name, variant=variant) for repo_id, kind, variant in wanted]
