@@ -11,6 +11,7 @@ import importlib.metadata
 import math
 import platform
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
@@ -191,6 +192,8 @@ class PixelArtRun:
             input_image=self.photo_work,
             frame_size=out,
             config={
+                "run_id": uuid.uuid4().hex,  # labels refer to this, so renaming a bundle keeps its labels
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "run": config.to_dict(),
                 "prompt_used": prompt,
                 "model_id": spec.repo_id,

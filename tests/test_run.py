@@ -75,6 +75,7 @@ def test_records_frames_metrics_and_palette_strictness(photo):
     assert {"render", "vae_encode", "unet", "backward", "metrics"} <= set(records[-1].timings_ms)
     assert traj.config["prompt_used"] == "a woman in a red coat"
     assert traj.config["tiny_model"] is True and "versions" in traj.config
+    assert len(traj.config["run_id"]) == 32
 
 
 def test_stopping_iteration_keeps_what_was_made_with_semantics(photo):
