@@ -340,6 +340,19 @@ def _load_guidance_cached(
     )
 
 
+def _load_model_and_processor(
+    name: str, repo_id: str, model_cls: Any, processor_cls: Any, device: torch.device, dtype: torch.dtype
+) -> tuple[Any, Any]:
+    """Resolve a transformers model folder and load (model frozen on ``device``, its processor)."""
+    path = resolve_local(repo_id, kind=MODEL, name=name)
+    try:
+        model = model_cls.from_pretrained(path, dtype=dtype)
+        processor = processor_cls.from_pretrained(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise _load_error(name, repo_id, path, exc) from exc
+    return _freeze(model, device), processor
+
+
 class DepthEstimator:
     """PIL image -> PIL 3-channel depth map of the same size, normalised to [0, 255] (near = bright)."""
 
@@ -368,13 +381,10 @@ def _load_depth_estimator(
 ) -> DepthEstimator:
     from transformers import AutoImageProcessor, DPTForDepthEstimation
 
-    path = resolve_local(repo_id, kind=MODEL, name=name)
-    try:
-        model = DPTForDepthEstimation.from_pretrained(path, dtype=dtype)
-        processor = AutoImageProcessor.from_pretrained(path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise _load_error(name, repo_id, path, exc) from exc
-    return DepthEstimator(_freeze(model, device), processor, device, dtype)
+    model, processor = _load_model_and_processor(
+        name, repo_id, DPTForDepthEstimation, AutoImageProcessor, device, dtype
+    )
+    return DepthEstimator(model, processor, device, dtype)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -395,16 +405,11 @@ def _load_encoder_cached(name: str, tiny: bool, device: torch.device, dtype: tor
     if name not in specs:
         raise ConfigError(f"unknown encoder '{name}'; choose one of: {', '.join(specs)}")
     spec = specs[name]
-    path = resolve_local(spec.repo_id, kind=MODEL, name=spec.name)
     model_cls = CLIPModel if spec.kind == "clip" else Dinov2Model
-    try:
-        model = model_cls.from_pretrained(path, dtype=dtype)
-        processor = AutoImageProcessor.from_pretrained(path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise _load_error(spec.name, spec.repo_id, path, exc) from exc
-    return SemanticEncoder(
-        spec=spec, model=_freeze(model, device), processor=processor, device=device, dtype=dtype
+    model, processor = _load_model_and_processor(
+        spec.name, spec.repo_id, model_cls, AutoImageProcessor, device, dtype
     )
+    return SemanticEncoder(spec=spec, model=model, processor=processor, device=device, dtype=dtype)
 
 
 class Captioner:
@@ -435,13 +440,10 @@ def _load_captioner_cached(tiny: bool, device: torch.device, dtype: torch.dtype)
     from transformers import BlipForConditionalGeneration, BlipProcessor
 
     spec = TINY_CAPTIONER if tiny else CAPTIONER
-    path = resolve_local(spec.repo_id, kind=MODEL, name=spec.name)
-    try:
-        model = BlipForConditionalGeneration.from_pretrained(path, dtype=dtype)
-        processor = BlipProcessor.from_pretrained(path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise _load_error(spec.name, spec.repo_id, path, exc) from exc
-    return Captioner(_freeze(model, device), processor, device, dtype)
+    model, processor = _load_model_and_processor(
+        spec.name, spec.repo_id, BlipForConditionalGeneration, BlipProcessor, device, dtype
+    )
+    return Captioner(model, processor, device, dtype)
 
 
 class ClothesSegmenter:
@@ -477,13 +479,10 @@ def _load_segmenter_cached(tiny: bool, device: torch.device, dtype: torch.dtype)
     from transformers import AutoImageProcessor, SegformerForSemanticSegmentation
 
     spec = TINY_CLOTHES_SEGMENTER if tiny else CLOTHES_SEGMENTER
-    path = resolve_local(spec.repo_id, kind=MODEL, name=spec.name)
-    try:
-        model = SegformerForSemanticSegmentation.from_pretrained(path, dtype=dtype)
-        processor = AutoImageProcessor.from_pretrained(path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise _load_error(spec.name, spec.repo_id, path, exc) from exc
-    return ClothesSegmenter(_freeze(model, device), processor, device, dtype)
+    model, processor = _load_model_and_processor(
+        spec.name, spec.repo_id, SegformerForSemanticSegmentation, AutoImageProcessor, device, dtype
+    )
+    return ClothesSegmenter(model, processor, device, dtype)
 
 
 def clear_model_cache() -> None:
