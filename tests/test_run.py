@@ -128,3 +128,28 @@ def test_run_pixelart_is_a_generator(photo):
     first = next(gen)
     assert first.step == 0 and first.total == 2 and math.isfinite(first.metrics["norm"])
     gen.close()
+
+
+def test_auto_prompt_uses_the_captioner(photo):
+    run = PixelArtRun(photo, _config(prompt="auto", steps=1), captioner=lambda image: "a red coat on a woman")
+    assert run.setup.prompt == "a red coat on a woman"
+    assert any("captioning model" in note for note in run.setup.notes)
+
+
+def test_auto_prompt_falls_back_with_a_clear_note_when_the_captioner_is_missing(photo):
+    from pixelart.config import FALLBACK_PROMPT
+    from pixelart.errors import ModelNotAvailableError
+
+    def missing(image):
+        raise ModelNotAvailableError("blip", "Salesforce/blip-image-captioning-large", "offline")
+
+    run = PixelArtRun(photo, _config(prompt="auto", steps=1), captioner=missing)
+    assert run.setup.prompt == FALLBACK_PROMPT == run.trajectory.config["prompt_used"]
+    note = next(n for n in run.setup.notes if "fallback prompt" in n)
+    assert "Salesforce/blip-image-captioning-large" in note
+
+
+def test_tiny_models_say_their_images_are_not_meaningful(photo):
+    run = PixelArtRun(photo, _config(steps=1))
+    assert any("not meaningful" in note for note in run.setup.notes)
+    assert run.trajectory.config["notes"] == run.setup.notes
