@@ -11,6 +11,7 @@ from pixelart.guidance.schedules import TimestepRange
 from pixelart.guidance.sds import SDSConfig
 
 AUTO_PROMPT = "auto"
+PARTS_MODES = ("auto", "on", "off")
 FALLBACK_PROMPT = "a full-body photo of a person wearing fashionable clothes"
 
 
@@ -47,6 +48,9 @@ class MetricsConfig:
 
     encoders: tuple[str, ...] = ("clip", "dino")
     semantic_every: int = 10
+    # per-part norm series from a clothes segmenter: "auto" = when one is here (the tiny one for tiny
+    # models, the real one only if already cached, never downloaded), "on" = required, "off" = never
+    parts: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from diffusers.optimization import get_scheduler
 from PIL import Image
 
 from pixelart.baselines import downsample
-from pixelart.config import AUTO_PROMPT, FALLBACK_PROMPT, RunConfig
+from pixelart.config import AUTO_PROMPT, FALLBACK_PROMPT, PARTS_MODES, RunConfig
 from pixelart.errors import ConfigError, ModelNotAvailableError
 from pixelart.generator import PixelGenerator
 from pixelart.guidance.sds import ScoreDistillation
@@ -32,6 +32,7 @@ from pixelart.models.loaded import GuidanceModels, SemanticEncoder
 from pixelart.models.registry import diffusion_spec
 from pixelart.palette import MAX_FILE_COLORS, kmeans_palette
 from pixelart.regularizers import fft_high_frequency_loss, high_frequency_mask
+from pixelart.stopping.parts import PartMap, segment_parts
 from pixelart.timing import StepTimer
 from pixelart.trajectory import Trajectory
 
@@ -81,6 +82,8 @@ def check_config(config: RunConfig) -> None:
         raise ConfigError("guidance scale must be zero or positive")
     if config.metrics.semantic_every < 1:
         raise ConfigError("semantic_every must be at least 1 (1 = every step)")
+    if config.metrics.parts not in PARTS_MODES:
+        raise ConfigError(f"parts must be one of {', '.join(PARTS_MODES)}, got '{config.metrics.parts}'")
     if not config.prompt.strip():
         raise ConfigError("the prompt is empty: type a description of the photo, or use 'auto'")
     if config.generator.tau <= 0 or config.generator.tau_min <= 0 or config.generator.tau_max < config.generator.tau_min:
@@ -147,6 +150,8 @@ class PixelArtRun:
                 for name in config.metrics.encoders
             }
         self.scorer = SemanticScorer(encoders, self.photo_work) if encoders else None
+        self.parts = self._part_map(work, spec.tiny, models, notes)
+        self._photo01 = self.photo_work.astype(np.float32) / 255.0
 
         # 5. Prompt: typed, or a caption of the photo
         prompt = config.prompt.strip()
@@ -191,6 +196,7 @@ class PixelArtRun:
             palette=palette,
             input_image=self.photo_work,
             frame_size=out,
+            extras={"parts": self.parts.labels} if self.parts is not None else None,
             config={
                 "run_id": uuid.uuid4().hex,  # labels refer to this, so renaming a bundle keeps its labels
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -207,10 +213,32 @@ class PixelArtRun:
                 "semantic_encoders": {n: e.spec.repo_id for n, e in (encoders or {}).items()},
                 "versions": library_versions(),
                 "notes": notes,
+                **(self.parts.config() if self.parts is not None else {}),
             },
         )
         self.timer = StepTimer(models.device)
         self._pending: list[tuple[int, np.ndarray]] = []
+
+    def _part_map(self, photo: Image.Image, tiny: bool, models: GuidanceModels, notes: list[str]) -> PartMap | None:
+        """The photo's clothes parts for per-part norm series, or None (off, or no segmenter here)."""
+        mode = self.config.metrics.parts
+        if mode == "off":
+            return None
+        if mode == "auto" and not tiny:
+            from pixelart.models.loading import cached_snapshot
+            from pixelart.models.registry import CLOTHES_SEGMENTER
+
+            if cached_snapshot(CLOTHES_SEGMENTER.repo_id) is None:  # "auto" never downloads
+                notes.append("no clothes segmenter in the local cache: per-part norms are not recorded")
+                return None
+        try:
+            return segment_parts(photo, self.photo_work.shape[:2], tiny=tiny, device=models.device,
+                                 dtype=models.dtype)
+        except ModelNotAvailableError as exc:
+            if mode == "on":
+                raise
+            notes.append(f"no clothes segmenter ({exc}): per-part norms are not recorded")
+            return None
 
     def _model_size(self, out: tuple[int, int], resolution: int) -> tuple[int, int]:
         """The model-resolution size with the output's aspect ratio, divisible by the UNet's stride."""
@@ -225,6 +253,8 @@ class PixelArtRun:
             norm = l2_distance(art, self.photo_work.astype(np.float32) / 255.0)
             d0 = norm if step == 0 else float(self.trajectory.series("norm")[0])
             metrics.update(norm=norm, rate=(norm - d0) / d0 if d0 > 0 else 0.0)
+            if self.parts is not None:
+                metrics.update(self.parts.norms(art, self._photo01))
             self.trajectory.append(frame, metrics)
             filled = None
             if self.scorer is not None:

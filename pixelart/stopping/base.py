@@ -37,6 +37,7 @@ class StoppingStrategy(ABC):
     param_name: ClassVar[str | None] = None  # the swept parameter (Fig. 2), None if it has none
     default: ClassVar[float | None] = None
     needs: ClassVar[tuple[str, ...]] = ()  # metric series it reads
+    options: ClassVar[tuple[str, ...]] = ()  # keyword options besides the parameter
 
     def __init__(self, param: float | None = None) -> None:
         self.param = self.default if param is None else float(param)
@@ -56,6 +57,10 @@ class StoppingStrategy(ABC):
     def sweep_grid(self, runs: Sequence[Series], points: int = 41) -> np.ndarray:
         """Parameter values to sweep for Fig. 2 (empty for strategies without a parameter)."""
         return np.array([])
+
+    def missing(self, series: Series) -> list[str]:
+        """Series this strategy needs that a recording lacks (empty when it can decide)."""
+        return [k for k in self.needs if k not in series or not np.isfinite(np.asarray(series[k], float)).any()]
 
     def with_param(self, param: float | None) -> "StoppingStrategy":
         """A copy with another parameter value."""

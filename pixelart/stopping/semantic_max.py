@@ -16,6 +16,7 @@ from pixelart.stopping.base import Series, StopDecision, StoppingStrategy
 class SemanticMax(StoppingStrategy):
     encoder: str = ""
     needs = ()
+    options = ("patience",)
 
     def __init__(self, param: float | None = None, *, patience: int | None = None) -> None:
         super().__init__(param)
