@@ -1,0 +1,470 @@
+"""Labels of good step ranges: one human-readable JSON Lines file per annotator set.
+
+Seed 000 §4.3: a person marks, for each trajectory, the range of SDS steps where the pixel art keeps
+the photo's visual and semantic features. Several annotators may share one file; their labels stay
+apart by the ``annotator`` field, and a photo may get several ranges from one annotator.
+
+File format (UTF-8, one JSON object per line, readable with any text editor or ``jq``)::
+
+    {"format": "pixelart-labels", "version": 1}
+    {"op": "add", "label_id": "9f…", "bundle_id": "3c…", "bundle": "look.bundle", "annotator": "aki",
+     "start": 120, "end": 480, "note": "sunglasses still clear", "time": "2025-05-01T10:00:00.000+00:00",
+     "steps": 10001}
+    {"op": "edit", "label_id": "9f…", ... the label's fields after the edit ...}
+    {"op": "delete", "label_id": "9f…", "bundle_id": "3c…", "annotator": "aki", "time": "…"}
+
+``bundle_id`` is the bundle's ``config["run_id"]`` (renaming a bundle file keeps its labels),
+``bundle`` its file name for humans, ``steps`` the bundle's recorded steps when it was labeled.
+
+Why an append-only log rather than rewriting the file: a save appends one line and fsyncs it, so it
+costs the same for the thousandth label as for the first; an interrupted save can only leave a torn
+*last* line, which readers ignore (the recovery rule) and the next writer cuts off before appending;
+every earlier line, hence every earlier label, is untouched; and edits and deletions stay visible as
+history. ``compact`` rewrites the file as the current labels only (temp file + fsync + rename).
+Writers take a file lock (``filelock``) around read-check-append, so two processes never interleave
+or lose a label; readers need no lock.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import uuid
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from filelock import FileLock, Timeout
+
+from pixelart.errors import PixelArtError
+from pixelart.export import atomic_path
+
+FORMAT = "pixelart-labels"
+VERSION = 1
+LOCK_TIMEOUT_S = 30.0
+CSV_FIELDS = ("label_id", "bundle_id", "bundle", "annotator", "start", "end", "note", "time", "steps")
+
+
+class LabelError(PixelArtError, ValueError):
+    """A label or a labels file cannot be used (bad range, empty annotator, damaged file, ...)."""
+
+
+@dataclass(frozen=True)
+class Label:
+    """One good range [start, end] (inclusive steps) of one bundle, by one annotator."""
+
+    label_id: str
+    bundle_id: str
+    bundle: str
+    annotator: str
+    start: int
+    end: int
+    note: str = ""
+    time: str = ""
+    steps: int | None = None  # recorded steps of the bundle (valid steps 0..steps-1), if known
+
+    @property
+    def center(self) -> float:
+        """c = (s + e) / 2."""
+        return (self.start + self.end) / 2
+
+    @property
+    def width(self) -> int:
+        """w = e - s."""
+        return self.end - self.start
+
+    def same_range(self, other: "Label") -> bool:
+        """Whether two labels mark the same range of the same bundle by the same annotator."""
+        return (self.bundle_id, self.annotator, self.start, self.end) == (
+            other.bundle_id, other.annotator, other.start, other.end)
+
+    def to_record(self, op: str = "add") -> dict[str, Any]:
+        """The JSON line of this label (``op`` first, so the file reads well)."""
+        return {"op": op, **asdict(self)}
+
+
+def now_iso() -> str:
+    """The current time, ISO 8601 with milliseconds and the UTC offset."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def validate(label: Label) -> Label:
+    """Check a label; raise LabelError with a one-line reason."""
+    if not str(label.annotator).strip():
+        raise LabelError("the annotator name is empty: type your name before labelling")
+    if not str(label.bundle_id).strip():
+        raise LabelError("the label names no bundle (bundle_id is empty)")
+    for name in ("start", "end"):
+        value = getattr(label, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise LabelError(f"range {name} must be a whole step number, got {value!r}")
+    if label.start < 0:
+        raise LabelError(f"range start {label.start} is before step 0")
+    if label.start > label.end:
+        raise LabelError(f"range start {label.start} is after its end {label.end}: mark the start first")
+    if label.steps is not None and label.end > label.steps - 1:
+        raise LabelError(
+            f"range {label.start}..{label.end} is outside the bundle's steps 0..{label.steps - 1}"
+            + (f" ({label.bundle})" if label.bundle else "")
+        )
+    return label
+
+
+def _as_int(value: Any, field: str, where: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        raise LabelError(f"{where}: {field} '{value}' is not a number") from None
+    if not as_float.is_integer():
+        raise LabelError(f"{where}: {field} {value} is not a whole step number")
+    return int(as_float)
+
+
+def label_from_mapping(data: dict[str, Any], where: str = "label") -> Label:
+    """A Label from a JSON record or a CSV row (strings are converted; unknown keys ignored)."""
+    try:
+        start, end = _as_int(data["start"], "start", where), _as_int(data["end"], "end", where)
+        if start is None or end is None:
+            raise KeyError("start" if start is None else "end")
+        return Label(
+            label_id=str(data.get("label_id") or uuid.uuid4().hex),
+            bundle_id=str(data["bundle_id"]),
+            bundle=str(data.get("bundle") or ""),
+            annotator=str(data["annotator"]).strip(),
+            start=start,
+            end=end,
+            note=str(data.get("note") or ""),
+            time=str(data.get("time") or ""),
+            steps=_as_int(data.get("steps"), "steps", where),
+        )
+    except KeyError as exc:
+        raise LabelError(f"{where}: the field {exc.args[0]!r} is missing") from None
+
+
+# -- reading ---------------------------------------------------------------------------------------
+@dataclass
+class _State:
+    """Labels after replaying a log: current ones by id, ids deleted, events seen."""
+
+    labels: dict[str, Label]
+    deleted: set[str]
+    events: int
+
+
+def _parse_lines(data: bytes, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for every complete line; a torn last line is skipped.
+
+    Recovery rule: the last line counts only if it ends with a newline or parses as a whole JSON
+    object (a hand-edited file may lack the final newline). Damage anywhere else is reported.
+    """
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        is_last = number == len(lines)  # no newline after it
+        try:
+            record = json.loads(raw.decode("utf-8"))
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+        except (ValueError, UnicodeDecodeError):
+            if is_last:
+                return  # torn by an interrupted save: everything before it is intact
+            raise LabelError(
+                f"{name} line {number} is damaged (not a JSON object); fix or delete that line"
+            ) from None
+        yield number, record
+
+
+def _replay(records: Iterable[tuple[int, dict[str, Any]]], name: str) -> _State:
+    state = _State({}, set(), 0)
+    for number, record in records:
+        if "format" in record and "op" not in record:
+            if record.get("format") != FORMAT:
+                raise LabelError(f"{name} is not a labels file (format {record.get('format')!r})")
+            continue
+        op = record.get("op", "add")
+        where = f"{name} line {number}"
+        state.events += 1
+        if op in ("add", "edit"):
+            label = label_from_mapping(record, where)
+            state.labels[label.label_id] = label
+            state.deleted.discard(label.label_id)
+        elif op == "delete":
+            state.labels.pop(str(record.get("label_id")), None)
+            state.deleted.add(str(record.get("label_id")))
+        else:
+            raise LabelError(f"{where}: unknown operation {op!r}")
+    return state
+
+
+def read_labels(path: str | os.PathLike) -> list[Label]:
+    """The current labels in a labels file (JSON Lines log or export) or a CSV export."""
+    return list(_read_any(Path(path)).labels.values())
+
+
+def _read_any(path: Path) -> _State:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise LabelError(f"labels file {path} does not exist") from None
+    except IsADirectoryError:
+        raise LabelError(f"{path} is a folder, not a labels file") from None
+    if path.suffix.lower() == ".csv":
+        return _State({lab.label_id: lab for lab in _parse_csv(data.decode("utf-8-sig"), path.name)}, set(), 0)
+    return _replay(_parse_lines(data, path.name), path.name)
+
+
+def _parse_csv(text: str, name: str) -> list[Label]:
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"bundle_id", "annotator", "start", "end"} - set(reader.fieldnames or ())
+    if missing:
+        raise LabelError(f"{name} is not a labels CSV: columns {', '.join(sorted(missing))} are missing")
+    return [label_from_mapping(row, f"{name} row {i}") for i, row in enumerate(reader, start=2)]
+
+
+# -- the store -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did."""
+
+    added: int
+    updated: int
+    skipped: int
+
+
+class LabelStore:
+    """Add, edit, delete, list, export and import labels in one JSON Lines file (see module doc)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._lock = FileLock(str(self.path.with_name(f".{self.path.name}.lock")), timeout=LOCK_TIMEOUT_S,
+                              poll_interval=0.005)  # saves take milliseconds: retry soon
+        self._cache: tuple[tuple[int, int], _State] | None = None
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _state(self) -> _State:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return _State({}, set(), 0)
+        key = (st.st_mtime_ns, st.st_size)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, _replay(_parse_lines(self.path.read_bytes(), self.path.name), self.path.name))
+        return self._cache[1]
+
+    def labels(self, *, bundle_id: str | None = None, annotator: str | None = None) -> list[Label]:
+        """Current labels, optionally of one bundle and/or one annotator, sorted by annotator, bundle, start."""
+        found = [
+            lab for lab in self._state().labels.values()
+            if (bundle_id is None or lab.bundle_id == bundle_id) and (annotator is None or lab.annotator == annotator)
+        ]
+        return sorted(found, key=lambda lab: (lab.annotator, lab.bundle, lab.bundle_id, lab.start, lab.end))
+
+    def ranges(self, bundle_id: str, annotator: str) -> list[tuple[int, int]]:
+        """The (start, end) ranges one annotator marked on one bundle."""
+        return [(lab.start, lab.end) for lab in self.labels(bundle_id=bundle_id, annotator=annotator)]
+
+    def get(self, label_id: str) -> Label:
+        """One current label by id."""
+        try:
+            return self._state().labels[label_id]
+        except KeyError:
+            raise LabelError(f"no label with id '{label_id}' (it may have been deleted)") from None
+
+    def annotators(self) -> list[str]:
+        """Everyone who has a current label here."""
+        return sorted({lab.annotator for lab in self._state().labels.values()})
+
+    def labeled_bundles(self, annotator: str) -> set[str]:
+        """Bundle ids this annotator has at least one range on (for "n of N labeled")."""
+        return {lab.bundle_id for lab in self._state().labels.values() if lab.annotator == annotator}
+
+    # -- writing ----------------------------------------------------------------------------------
+    def add(
+        self, bundle_id: str, annotator: str, start: int, end: int, *, bundle: str = "", note: str = "",
+        steps: int | None = None,
+    ) -> Label:
+        """Record a new range; returns it with its new id."""
+        label = validate(Label(uuid.uuid4().hex, str(bundle_id), bundle, str(annotator).strip(), start, end,
+                               note, now_iso(), steps))
+        self._append([label.to_record("add")])
+        return label
+
+    def add_for(self, trajectory: Any, annotator: str, start: int, end: int, note: str = "") -> Label:
+        """Record a range on an opened trajectory (its run id, file name and step count)."""
+        name = trajectory.path.name if getattr(trajectory, "path", None) is not None else ""
+        return self.add(bundle_id_of(trajectory), annotator, start, end, bundle=name, note=note, steps=len(trajectory))
+
+    def edit(
+        self, label_id: str, *, start: int | None = None, end: int | None = None, note: str | None = None
+    ) -> Label:
+        """Change a label's range or note (checked like a new one)."""
+        with self._locked():
+            old = self.get(label_id)
+            new = validate(replace(
+                old, start=old.start if start is None else start, end=old.end if end is None else end,
+                note=old.note if note is None else note, time=now_iso(),
+            ))
+            self._write([new.to_record("edit")])
+        return new
+
+    def delete(self, label_id: str) -> None:
+        """Remove a label (recorded as a deletion line)."""
+        with self._locked():
+            old = self.get(label_id)
+            self._write([{"op": "delete", "label_id": old.label_id, "bundle_id": old.bundle_id,
+                          "annotator": old.annotator, "time": now_iso()}])
+
+    def _append(self, records: list[dict[str, Any]]) -> None:
+        with self._locked():
+            self._write(records)
+
+    def _locked(self):
+        return _Locked(self._lock, self.path)
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        """Append records as lines and fsync (caller holds the lock); repairs a torn tail first."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a+b") as fh:
+            fh.seek(0, os.SEEK_END)
+            prefix = b""
+            if fh.tell() == 0:
+                prefix = _line({"format": FORMAT, "version": VERSION})
+            else:
+                prefix = _repair_tail(fh)
+            _write_line(fh, prefix + b"".join(_line(r) for r in records))
+        self._cache = None
+
+    # -- export / import / compact ------------------------------------------------------------------
+    def export_jsonl(self, path: str | os.PathLike, *, annotator: str | None = None) -> Path:
+        """Write the current labels (no history) as a labels file, atomically."""
+        lines = [_line({"format": FORMAT, "version": VERSION})]
+        lines += [_line(lab.to_record("add")) for lab in self.labels(annotator=annotator)]
+        return _atomic_write(Path(path), b"".join(lines))
+
+    def export_csv(self, path: str | os.PathLike, *, annotator: str | None = None) -> Path:
+        """Write the current labels as CSV (one row per range), atomically."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for lab in self.labels(annotator=annotator):
+            row = asdict(lab)
+            row["steps"] = "" if lab.steps is None else lab.steps
+            writer.writerow(row)
+        return _atomic_write(Path(path), buf.getvalue().encode("utf-8"))
+
+    def import_file(self, path: str | os.PathLike) -> ImportReport:
+        """Merge labels from a labels file, an export or a CSV: no duplicates, newer edits win.
+
+        A label whose id is here already is skipped when equal and updated when the imported one is
+        newer; one deleted here stays deleted; a label with a new id but the same bundle, annotator
+        and range as one here is a duplicate and skipped.
+        """
+        incoming = list(_read_any(Path(path)).labels.values())
+        for lab in incoming:
+            validate(lab)
+        added = updated = skipped = 0
+        with self._locked():
+            state = self._state()
+            current = dict(state.labels)
+            records = []
+            for lab in sorted(incoming, key=lambda x: x.time):
+                here = current.get(lab.label_id)
+                if lab.label_id in state.deleted and here is None:
+                    skipped += 1
+                elif here is not None:
+                    if here == lab or lab.time <= here.time:
+                        skipped += 1
+                    else:
+                        records.append(lab.to_record("edit"))
+                        current[lab.label_id] = lab
+                        updated += 1
+                elif any(lab.same_range(other) for other in current.values()):
+                    skipped += 1
+                else:
+                    records.append(lab.to_record("add"))
+                    current[lab.label_id] = lab
+                    added += 1
+            if records:
+                self._write(records)
+        return ImportReport(added, updated, skipped)
+
+    def compact(self) -> None:
+        """Rewrite the file as its current labels only (drops history), atomically, under the lock."""
+        with self._locked():
+            self.export_jsonl(self.path)
+            self._cache = None
+
+
+class _Locked:
+    """The store's file lock, with a one-line error when another process holds it too long."""
+
+    def __init__(self, lock: FileLock, path: Path) -> None:
+        self.lock, self.path = lock, path
+
+    def __enter__(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.lock.acquire()
+        except Timeout:
+            raise LabelError(
+                f"{self.path.name} is locked by another process for over {LOCK_TIMEOUT_S:.0f} s; try again"
+            ) from None
+
+    def __exit__(self, *exc: Any) -> None:
+        self.lock.release()
+
+
+def bundle_id_of(trajectory: Any) -> str:
+    """The id labels use for a bundle: its run id, else (old bundles) its file name."""
+    run_id = trajectory.config.get("run_id")
+    if run_id:
+        return str(run_id)
+    if getattr(trajectory, "path", None) is not None:
+        return trajectory.path.name
+    raise LabelError("this trajectory has no run id and no file name to label it by; save it first")
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _write_line(fh: Any, data: bytes) -> None:
+    """Append bytes and make them durable (a separate function so tests can interrupt it)."""
+    fh.write(data)
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def _repair_tail(fh: Any) -> bytes:
+    """Bytes to write before new lines so they start a fresh line (truncates a torn last line)."""
+    size = fh.tell()
+    fh.seek(max(0, size - 1))
+    if fh.read(1) == b"\n":
+        return b""
+    fh.seek(0)
+    data = fh.read()
+    cut = data.rfind(b"\n") + 1
+    tail = data[cut:]
+    try:
+        if isinstance(json.loads(tail.decode("utf-8")), dict):
+            return b"\n"  # a whole record without its newline (hand-edited): keep it
+    except (ValueError, UnicodeDecodeError):
+        pass
+    fh.truncate(cut)
+    fh.seek(0, os.SEEK_END)
+    return b""
+
+
+def _atomic_write(path: Path, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return path
