@@ -1,0 +1,191 @@
+"""Plotly figures of an evaluation (no Gradio): the app's Evaluate tab shows them, the CLI saves them.
+
+- ``sweep_figure`` / ``sweeps_figure``: the three metrics against each strategy's parameter (Fig. 2)
+- ``centers_figure``: histogram of labeled range centres (Fig. 3)
+- ``table_figure``: Table 1 with the leave-one-out columns
+- ``breakdown_figure``: per photo, the stopped frame beside the frame at the range centre
+- ``ranges_figure``: a trajectory's norm with labeled ranges shaded and stops marked (Fig. 4)
+- ``agreement_figure``: mean pairwise IoU of annotators' ranges
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from pixelart.evaluation import Agreement, PhotoStop, Range, ReferenceResult, StrategyResult, center_histogram
+
+METRICS = (
+    ("hit_rate", "hit rate"), ("rel_center_error", "rel. centre error"), ("image_norm_error", "image norm error"),
+)
+
+
+def sweep_figure(result: StrategyResult) -> go.Figure:
+    """One strategy: hit rate, relative centre error and image norm error against its parameter."""
+    s = result.scores
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=[label for _, label in METRICS])
+    x = [np.nan if p is None else p for p in s.params]
+    means = s.means()
+    for row, (key, label) in enumerate(METRICS, start=1):
+        fig.add_trace(go.Scatter(x=x, y=means[key], mode="lines+markers", name=label, showlegend=False), row=row, col=1)
+    if s.params[result.best] is not None:
+        fig.add_vline(x=s.params[result.best], line_dash="dash", line_color="crimson",
+                      annotation_text=f"best {s.params[result.best]:g}")
+    fig.update_xaxes(title_text=s.param_name or "parameter", row=3, col=1)
+    fig.update_layout(title=f"{s.label}: metrics against {s.param_name or 'its parameter'}", height=620,
+                      margin=dict(t=70, l=60, r=20, b=50))
+    return fig
+
+
+def sweeps_figure(ref: ReferenceResult) -> go.Figure:
+    """Fig. 2: every strategy with a swept parameter, one column each, the three metrics as rows."""
+    swept = [r for r in ref.strategies if len(r.scores.params) > 1]
+    if not swept:
+        return _empty("no strategy with a swept parameter")
+    fig = make_subplots(rows=3, cols=len(swept), shared_xaxes=False, horizontal_spacing=0.04, vertical_spacing=0.07,
+                        column_titles=[r.scores.label for r in swept], row_titles=[label for _, label in METRICS])
+    for col, r in enumerate(swept, start=1):
+        means = r.scores.means()
+        for row, (key, _) in enumerate(METRICS, start=1):
+            fig.add_trace(go.Scatter(x=r.scores.params, y=means[key], mode="lines", showlegend=False,
+                                     name=f"{r.name} {key}"), row=row, col=col)
+            fig.add_trace(go.Scatter(x=[r.best_param], y=[means[key][r.best]], mode="markers", showlegend=False,
+                                     marker=dict(color="crimson", size=8), name="best"), row=row, col=col)
+        fig.update_xaxes(title_text=r.scores.param_name, row=3, col=col)
+    fig.update_layout(title=f"Parameter sweeps against {ref.name} ({len(ref.photos)} photos)",
+                      height=700, width=max(700, 300 * len(swept)), margin=dict(t=90, l=70, r=40, b=60))
+    return fig
+
+
+def centers_figure(ref: ReferenceResult, *, bin_width: float | None = None) -> go.Figure:
+    """Fig. 3: how many labeled ranges have their centre in each step bin."""
+    centers = [c["center"] for c in ref.centers()]
+    if not centers:
+        return _empty("no labeled ranges")
+    max_step = max(p.num_steps for p in ref.photos) - 1
+    edges, counts = center_histogram(centers, bin_width=bin_width, max_step=max_step)
+    mids = (edges[:-1] + edges[1:]) / 2
+    hover = [f"{a:g}–{b:g}: {c}" for a, b, c in zip(edges[:-1], edges[1:], counts, strict=True)]
+    fig = go.Figure(go.Bar(x=mids, y=counts, width=np.diff(edges), marker_line_width=1, hovertext=hover))
+    fig.update_layout(title=f"Centres of labeled ranges ({ref.name}, {len(centers)} ranges)",
+                      xaxis_title="centre step", yaxis_title="ranges", bargap=0.02)
+    return fig
+
+
+def table_figure(ref: ReferenceResult) -> go.Figure:
+    """Table 1 with the in-sample best parameter and the leave-one-out scores."""
+    rows = ref.table()
+    if not rows:
+        return _empty("no strategy could be scored")
+    cols = ["label", "param", "hit_rate", "rel_center_error", "image_norm_error",
+            "loo_hit_rate", "loo_rel_center_error", "loo_image_norm_error", "loo_params"]
+    head = ["strategy", "param", "hit rate", "rel. centre err.", "img. norm err.", "LOO hit", "LOO rel. centre",
+            "LOO img. norm", "LOO params"]
+    values = [[_cell(r[c]) for r in rows] for c in cols]
+    fig = go.Figure(go.Table(header=dict(values=head, align="left"), cells=dict(values=values, align="left")))
+    fig.update_layout(title=f"Table 1 against {ref.name} ({len(ref.photos)} photos)", height=120 + 32 * len(rows))
+    return fig
+
+
+def breakdown_figure(stops: Sequence[PhotoStop], *, max_photos: int = 12) -> go.Figure:
+    """Per photo: the stopped frame x_t̂ beside the frame x_c at the reference range's centre."""
+    stops = list(stops)[:max_photos]
+    if not stops:
+        return _empty("no photos")
+    titles = []
+    for s in stops:
+        titles += [f"{s.photo.name}: stop {s.step} ({'hit' if s.hit else 'miss'})",
+                   f"centre {s.center_step} of {s.range[0]}–{s.range[1]}"]
+    fig = make_subplots(rows=len(stops), cols=2, subplot_titles=titles, vertical_spacing=0.3 / len(stops))
+    for row, s in enumerate(stops, start=1):
+        fig.add_trace(go.Image(z=s.stopped_rgb, hoverinfo="skip"), row=row, col=1)
+        fig.add_trace(go.Image(z=s.center_rgb, hoverinfo="skip"), row=row, col=2)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(title=f"{stops[0].strategy}: stopped frame | frame at the range centre",
+                      height=260 * len(stops) + 80, width=620, margin=dict(t=80, l=10, r=10, b=10))
+    return fig
+
+
+def ranges_figure(
+    series: Mapping[str, np.ndarray], ranges: Sequence[Range] = (), stops: Mapping[str, int] | None = None,
+    *, metric: str = "norm", title: str = "",
+) -> go.Figure:
+    """A trajectory's metric curve with labeled ranges shaded and strategies' stops as lines (Fig. 4)."""
+    values = np.asarray(series.get(metric, []), float)
+    fig = go.Figure(go.Scatter(x=np.arange(values.size), y=values, mode="lines", name=metric))
+    for s, e in ranges:
+        fig.add_vrect(x0=s, x1=e, fillcolor="gray", opacity=0.25, line_width=0)
+    for name, step in (stops or {}).items():
+        fig.add_vline(x=step, line_dash="dot", annotation_text=name, annotation_textangle=-90)
+    fig.update_layout(title=title or f"{metric} with labeled ranges", xaxis_title="step", yaxis_title=metric)
+    return fig
+
+
+def agreement_figure(agree: Agreement) -> go.Figure:
+    """Mean pairwise IoU of annotators' ranges (over the photos both labeled)."""
+    names = agree.annotators
+    m = np.full((len(names), len(names)), np.nan)
+    for i in range(len(names)):
+        m[i, i] = 1.0
+    for (a, b), v in agree.pairwise.items():
+        i, j = names.index(a), names.index(b)
+        m[i, j] = m[j, i] = v
+    fig = go.Figure(go.Heatmap(z=m, x=names, y=names, zmin=0, zmax=1, colorscale="Blues",
+                               text=np.round(m, 3), texttemplate="%{text}"))
+    fig.update_layout(title=f"Annotator agreement (mean IoU {agree.mean_iou:.3f})")
+    return fig
+
+
+def write_report(
+    figures: Sequence[tuple[str, go.Figure]], path: str | os.PathLike, *, title: str = "Evaluation"
+) -> Path:
+    """One self-contained HTML page holding every figure (plotly.js embedded once, works offline)."""
+    from pixelart.export import atomic_path
+
+    parts = [f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><h1>{title}</h1>"]
+    for i, (heading, fig) in enumerate(figures):
+        parts.append(f"<h2>{heading}</h2>")
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
+    parts.append("</body></html>")
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("\n".join(parts), encoding="utf-8")
+    return Path(path)
+
+
+def write_pngs(figures: Sequence[tuple[str, go.Figure]], folder: str | os.PathLike) -> list[Path]:
+    """Each figure as PNG when kaleido is installed; an empty list (no error) when it is not."""
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return []
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, fig in figures:
+        path = folder / f"{name}.png"
+        fig.write_image(str(path))
+        out.append(path)
+    return out
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def _empty(message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
