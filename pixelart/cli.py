@@ -65,6 +65,7 @@ def add_palette_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    from pixelart.config import PARTS_MODES
     from pixelart.models.registry import DIFFUSION_MODELS
     from pixelart.stopping import STRATEGIES
 
@@ -87,6 +88,8 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="semantic encoders to track: clip,dino / clip / dino / none (default clip,dino)")
     p.add_argument("--semantic-every", type=int, default=10,
                    help="embed frames every K steps in one batch (1 = every step; default 10)")
+    p.add_argument("--parts", choices=PARTS_MODES, default="auto",
+                   help="record per-part norms with the clothes segmenter: auto (when its weights are here), on, off")
     p.add_argument("--stop-on", type=strategy_arg, default=None, metavar="STRATEGY[=PARAM]",
                    help=f"stop the run when this strategy fires: {', '.join(STRATEGIES)}")
     p.add_argument("--patience", type=int, default=500,
@@ -116,7 +119,8 @@ def config_from_args(args: argparse.Namespace) -> "RunConfig":
         device=args.device, tiny_vae=args.tiny_vae, generator=GeneratorConfig(),
         guidance=SDSConfig(guidance_scale=args.guidance_scale, schedule=args.schedule,
                            use_controlnets=not args.no_controlnet),
-        optim=OptimConfig(lr=args.lr), metrics=MetricsConfig(encoders=encoders, semantic_every=args.semantic_every),
+        optim=OptimConfig(lr=args.lr),
+        metrics=MetricsConfig(encoders=encoders, semantic_every=args.semantic_every, parts=args.parts),
     )
 
 
@@ -252,7 +256,7 @@ def cmd_stops(args: argparse.Namespace) -> int:
     rows = []
     for name, param in wanted:
         strategy = make_strategy(name, param)
-        missing = [k for k in strategy.needs if k not in series or not np.isfinite(series[k]).any()]
+        missing = strategy.missing(series)
         if missing:
             rows.append({"strategy": name, "param": strategy.param, "step": None, "fired": False,
                          "reason": f"not recorded in this bundle: {', '.join(missing)}"})
@@ -319,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMAND_MODULES: tuple[str, ...] = ()  # modules whose @command functions extend the CLI
+COMMAND_MODULES: tuple[str, ...] = ("pixelart.evaluation_cli",)  # modules whose @command functions extend the CLI
 
 
 def _load_command_modules() -> None:

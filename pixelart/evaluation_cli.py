@@ -1,0 +1,220 @@
+"""CLI commands of the annotation/evaluation work: ``batch``, ``evaluate`` and ``labels``.
+
+    python -m pixelart batch PHOTO_DIR --out BUNDLE_DIR [run options]
+    python -m pixelart evaluate BUNDLE_DIR LABELS [--strategies ...] [--out DIR]
+    python -m pixelart labels LABELS {list,add,edit,delete,export,import,compact} ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import numpy as np
+
+from pixelart.cli import _add_run_arguments, command, config_from_args
+from pixelart.errors import ConfigError
+
+
+# -- batch ----------------------------------------------------------------------------------------
+def _add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("photo_dir", type=Path, help="folder of photos (jpg, png, webp, ...; not recursive)")
+    p.add_argument("--out", type=Path, required=True, metavar="BUNDLE_DIR",
+                   help="folder for one NAME.bundle (+ NAME.png, NAME_xF.png, NAME.hex) per photo")
+    # the same options as `run`, taken from its parser so the two never drift apart
+    template = argparse.ArgumentParser(add_help=False)
+    _add_run_arguments(template)
+    for action in template._actions:
+        if action.dest not in ("photo", "out", "help"):
+            p._add_action(action)
+
+
+@command("batch", "run every photo of a folder to a bundle (resumable; under accelerate/torchrun one share per GPU)",
+         _add_batch_arguments)
+def cmd_batch(args: argparse.Namespace) -> int:
+    from pixelart.batch import run_batch, shard_from_env
+
+    config = config_from_args(args)
+    shard = shard_from_env()
+    summary = run_batch(args.photo_dir, args.out, config, shard=shard, stop_on=args.stop_on, patience=args.patience,
+                        save_every=args.save_every, quiet=args.quiet, log=print)
+    where = "" if shard.world_size == 1 else f" (rank {shard.rank} of {shard.world_size})"
+    print(f"{summary.count('done')} done, {summary.count('skipped')} already finished, "
+          f"{summary.count('failed')} skipped as unusable{where}; bundles in {args.out}")
+    return 130 if summary.interrupted else 0
+
+
+# -- evaluate -------------------------------------------------------------------------------------
+def _add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    from pixelart.evaluation import CONSENSUS_RULES, DEFAULT_POINTS
+    from pixelart.stopping import STRATEGIES
+
+    p.add_argument("bundle_dir", type=Path, help="folder of trajectory bundles")
+    p.add_argument("labels", type=Path, help="labels file (.jsonl store or export, or .csv export)")
+    p.add_argument("--strategies", action="append", metavar="NAME[=PARAM],...",
+                   help=f"strategies to score, comma-separated or repeated; NAME sweeps its parameter and picks "
+                        f"the best, NAME=PARAM uses that value (default: all of {', '.join(STRATEGIES)})")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="write CSVs, report.html (figures), PNG figures (with kaleido) and per-photo PNGs here")
+    p.add_argument("--annotator", action="append", metavar="NAME", help="only these annotators (repeatable)")
+    p.add_argument("--consensus", choices=CONSENSUS_RULES, default="majority",
+                   help="with several annotators, also score against this consensus (default majority)")
+    p.add_argument("--points", type=int, default=DEFAULT_POINTS, help=f"sweep grid size (default {DEFAULT_POINTS})")
+    p.add_argument("--part-masks", type=Path, default=None, metavar="DIR",
+                   help="label-map PNGs (ATR ids) named BUNDLE_STEM.png, for bundles recorded without part series")
+    p.add_argument("--no-photos", action="store_true", help="do not write the per-photo PNGs")
+
+
+@command("evaluate", "score stopping strategies against labeled good ranges (Table 1, Fig. 2, Fig. 3)",
+         _add_evaluate_arguments)
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pixelart.evaluation import evaluate, format_table, open_photos
+    from pixelart.labels import read_labels
+    from pixelart.stopping.parts import PartMap
+
+    if args.points < 2:
+        raise ConfigError("--points must be at least 2")
+    photos = open_photos(args.bundle_dir)
+    labels = read_labels(args.labels)
+    masks = {}
+    if args.part_masks is not None:
+        for p in photos:
+            png = args.part_masks / f"{Path(p.name).stem}.png"
+            if png.is_file():
+                masks[p.bundle_id] = PartMap.from_png(png, p.traj.input_image.shape[:2])
+    strategies = [s.strip() for item in (args.strategies or []) for s in item.split(",") if s.strip()]
+    result = evaluate(photos, labels, strategies or None, points=args.points, annotators=args.annotator,
+                      consensus=args.consensus, part_masks=masks)
+    for ref in result.references:
+        print(format_table(ref))
+        print()
+    if result.agreement is not None:
+        a = result.agreement
+        pairs = ", ".join(f"{x}–{y} {v:.3f}" for (x, y), v in a.pairwise.items())
+        print(f"agreement: mean pairwise IoU {a.mean_iou:.3f} over {len(a.per_photo)} photos ({pairs})")
+    for note in result.notes:
+        print(f"note: {note}")
+    if args.out is not None:
+        written = write_outputs(result, args.out, photos=not args.no_photos)
+        print(f"wrote {len(written)} files to {args.out} (report.html, table1.csv, sweeps.csv, per_photo.csv, ...)")
+    return 0
+
+
+def write_outputs(result, out: Path, *, photos: bool = True) -> list[Path]:
+    """CSVs, one HTML report with every figure, PNG figures (kaleido) and per-photo frame pairs."""
+    from pixelart import evaluation_plots as plots
+    from pixelart.export import save_png, upscale_factor
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = result.write_csvs(out)
+    figures = []
+    for ref in result.references:
+        slug = _slug(ref.name)
+        figures += [(f"table1_{slug}", plots.table_figure(ref)), (f"fig2_sweeps_{slug}", plots.sweeps_figure(ref)),
+                    (f"fig3_centers_{slug}", plots.centers_figure(ref))]
+        for res in ref.strategies:
+            if len(res.scores.params) > 1:
+                figures.append((f"sweep_{slug}_{res.name}", plots.sweep_figure(res)))
+    if result.agreement is not None:
+        figures.append(("agreement", plots.agreement_figure(result.agreement)))
+    written.append(plots.write_report(figures, out / "report.html", title="Stopping strategies against labeled ranges"))
+    written += plots.write_pngs(figures, out / "figures")
+    if photos:
+        for ref in result.references:
+            for res in ref.strategies:
+                for stop in res.per_photo():
+                    pair = _side_by_side(stop.stopped_rgb, stop.center_rgb)
+                    path = out / "photos" / _slug(ref.name) / Path(stop.photo.name).stem / f"{res.name}.png"
+                    written.append(save_png(pair, path, upscale_factor(pair.shape[:2], 256)))
+    return written
+
+
+def _side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 1) -> np.ndarray:
+    """x_t̂ | x_c with a white gap column."""
+    white = np.full((left.shape[0], gap, 3), 255, np.uint8)
+    return np.concatenate([left, white, right], axis=1)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
+
+
+# -- labels ---------------------------------------------------------------------------------------
+def _add_labels_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("store", type=Path, help="the labels file (JSON Lines; created on first add)")
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ls = sub.add_parser("list", help="print the current labels")
+    ls.add_argument("--annotator", default=None)
+    ls.add_argument("--bundle-id", default=None)
+    add = sub.add_parser("add", help="mark a good range on a bundle")
+    add.add_argument("bundle", type=Path, help="the trajectory bundle")
+    add.add_argument("--annotator", required=True)
+    add.add_argument("--start", type=int, required=True)
+    add.add_argument("--end", type=int, required=True)
+    add.add_argument("--note", default="")
+    edit = sub.add_parser("edit", help="change a label's range or note")
+    edit.add_argument("label_id")
+    edit.add_argument("--start", type=int, default=None)
+    edit.add_argument("--end", type=int, default=None)
+    edit.add_argument("--note", default=None)
+    delete = sub.add_parser("delete", help="remove a label")
+    delete.add_argument("label_id")
+    exp = sub.add_parser("export", help="write the current labels to FILE.jsonl or FILE.csv")
+    exp.add_argument("file", type=Path)
+    exp.add_argument("--annotator", default=None)
+    imp = sub.add_parser("import", help="merge labels from FILE.jsonl or FILE.csv (no duplicates)")
+    imp.add_argument("file", type=Path)
+    sub.add_parser("compact", help="rewrite the file as its current labels (drops edit/delete history)")
+
+
+@command("labels", "list, add, edit, delete, export and import labeled good step ranges", _add_labels_arguments)
+def cmd_labels(args: argparse.Namespace) -> int:
+    from pixelart.labels import LabelStore
+    from pixelart.trajectory import Trajectory
+
+    store = LabelStore(args.store)
+    if args.action == "list":
+        labels = store.labels(annotator=args.annotator, bundle_id=args.bundle_id)
+        print(f"{'id':<10}{'annotator':<14}{'bundle':<28}{'start':>7}{'end':>7}  note")
+        for lab in labels:
+            print(f"{lab.label_id[:8]:<10}{lab.annotator:<14}{(lab.bundle or lab.bundle_id)[:27]:<28}"
+                  f"{lab.start:>7}{lab.end:>7}  {lab.note}")
+        print(f"{len(labels)} label(s)")
+    elif args.action == "add":
+        lab = store.add_for(Trajectory.load(args.bundle), args.annotator, args.start, args.end, args.note)
+        print(f"added {lab.label_id}: {lab.annotator} {lab.start}..{lab.end} on {lab.bundle}")
+    elif args.action == "edit":
+        lab = store.edit(_full_id(store, args.label_id), start=args.start, end=args.end, note=args.note)
+        print(f"edited {lab.label_id}: {lab.start}..{lab.end}")
+    elif args.action == "delete":
+        label_id = _full_id(store, args.label_id)
+        store.delete(label_id)
+        print(f"deleted {label_id}")
+    elif args.action == "export":
+        suffix = args.file.suffix.lower()
+        if suffix == ".csv":
+            store.export_csv(args.file, annotator=args.annotator)
+        elif suffix in (".jsonl", ".json"):
+            store.export_jsonl(args.file, annotator=args.annotator)
+        else:
+            raise ConfigError(f"export to .jsonl or .csv, not '{suffix or args.file.name}'")
+        print(f"wrote {len(store.labels(annotator=args.annotator))} label(s) to {args.file}")
+    elif args.action == "import":
+        report = store.import_file(args.file)
+        print(f"imported {args.file.name}: {report.added} added, {report.updated} updated, "
+              f"{report.skipped} already here")
+    elif args.action == "compact":
+        store.compact()
+        print(f"compacted {args.store.name}: {len(store.labels())} label(s)")
+    return 0
+
+
+def _full_id(store, prefix: str) -> str:
+    """A label id from its first characters (as `list` prints them)."""
+    from pixelart.labels import LabelError
+
+    matches = [lab.label_id for lab in store.labels() if lab.label_id.startswith(prefix)]
+    if len(matches) != 1:
+        raise LabelError(f"{'no' if not matches else 'more than one'} label id starts with '{prefix}'")
+    return matches[0]
