@@ -11,11 +11,12 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from pixelart.errors import ConfigError, PixelArtError
+
+if TYPE_CHECKING:
+    from pixelart.config import RunConfig
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
@@ -214,18 +215,13 @@ def _add_baseline_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_baseline(args: argparse.Namespace) -> int:
     from pixelart.baselines import DOWNSAMPLERS, pixelize
     from pixelart.export import save_hex, save_pixel_art
-    from pixelart.images import load_photo, prepare_photo, validate_out_size, working_size
-    from pixelart.metrics import NORM_LONG_SIDE
-    from pixelart.palette import kmeans_palette, read_hex
-    from pixelart.run import PREPARE_LONG_SIDE
+    from pixelart.images import load_photo
+    from pixelart.palette import read_hex
+    from pixelart.preparation import prepare
 
-    out_size = validate_out_size(args.size)
-    photo = prepare_photo(load_photo(args.photo), out_size, working_size(out_size, PREPARE_LONG_SIDE), fit=args.fit)
-    if args.palette is not None:
-        palette = read_hex(args.palette)
-    else:
-        small = photo.resize(working_size(out_size, NORM_LONG_SIDE)[::-1])
-        palette = kmeans_palette(np.asarray(small), args.colors, seed=args.seed)
+    fixed = read_hex(args.palette) if args.palette is not None else None
+    prep = prepare(load_photo(args.photo), args.size, colors=args.colors, palette=fixed, fit=args.fit, seed=args.seed)
+    photo, out_size, palette = prep.photo, prep.out_size, prep.palette
     methods = list(DOWNSAMPLERS) if args.method == "all" else [args.method]
     for method in methods:
         paths = save_pixel_art(pixelize(photo, out_size, palette, method), palette,

@@ -26,18 +26,16 @@ from pixelart.config import AUTO_PROMPT, FALLBACK_PROMPT, PARTS_MODES, RunConfig
 from pixelart.errors import ConfigError, ModelNotAvailableError
 from pixelart.generator import PixelGenerator
 from pixelart.guidance.sds import ScoreDistillation
-from pixelart.images import prepare_photo, validate_out_size, working_size
-from pixelart.metrics import NORM_LONG_SIDE, SemanticScorer, art_at_working, l2_distance
+from pixelart.images import validate_out_size, working_size
+from pixelart.metrics import SemanticScorer, art_at_working, l2_distance
 from pixelart.models.loaded import GuidanceModels, SemanticEncoder
 from pixelart.models.registry import diffusion_spec
-from pixelart.palette import MAX_FILE_COLORS, kmeans_palette
+from pixelart.palette import MAX_FILE_COLORS, parse_hex
+from pixelart.preparation import prepare
 from pixelart.regularizers import fft_high_frequency_loss, high_frequency_mask
 from pixelart.stopping.parts import PartMap, segment_parts
 from pixelart.timing import StepTimer
 from pixelart.trajectory import Trajectory
-
-PREPARE_LONG_SIDE = 1024  # the photo is brought to this size once; everything else derives from it
-
 
 @dataclass
 class StepRecord:
@@ -122,17 +120,11 @@ class PixelArtRun:
         if spec.tiny:
             notes.append(f"'{spec.name}' is a tiny test model with random weights: its images are not meaningful")
 
-        # 2. Preprocess the photo once (crop/pad to the output's aspect ratio)
-        out = validate_out_size(config.size)
-        prepared = prepare_photo(photo, out, working_size(out, PREPARE_LONG_SIDE), fit=config.fit)
-        work = prepared.resize(working_size(out, NORM_LONG_SIDE)[::-1], Image.Resampling.LANCZOS)
-        self.photo_work = np.asarray(work, dtype=np.uint8)
-
-        # 3. Palette: k-means on the photo, or the given colours
-        if config.palette_hex is not None:
-            palette = np.array([[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in config.palette_hex], np.uint8)
-        else:
-            palette = kmeans_palette(self.photo_work, config.colors, seed=config.seed)
+        # 2. + 3. Crop/pad the photo to the output's aspect ratio; k-means palette or the given one
+        fixed = parse_hex("\n".join(config.palette_hex)) if config.palette_hex is not None else None
+        prep = prepare(photo, config.size, colors=config.colors, palette=fixed, fit=config.fit, seed=config.seed)
+        out, prepared, work, palette = prep.out_size, prep.photo, prep.work, prep.palette
+        self.photo_work = prep.work_array
 
         # 4. Load models (cached per process) and pick the device from them
         from pixelart.models import loading
@@ -250,7 +242,7 @@ class PixelArtRun:
     def _record(self, step: int, frame: np.ndarray, metrics: dict[str, float], start: float) -> StepRecord:
         with self.timer.section("metrics"):
             art = art_at_working(frame, self.trajectory.palette, self.photo_work.shape[:2])
-            norm = l2_distance(art, self.photo_work.astype(np.float32) / 255.0)
+            norm = l2_distance(art, self._photo01)
             d0 = norm if step == 0 else float(self.trajectory.series("norm")[0])
             metrics.update(norm=norm, rate=(norm - d0) / d0 if d0 > 0 else 0.0)
             if self.parts is not None:

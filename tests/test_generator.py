@@ -7,7 +7,6 @@ import torch
 from pixelart.generator import PixelGenerator
 from pixelart.guidance.augment import AugmentConfig, augment_same
 from pixelart.guidance.schedules import TimestepRange, bounded_max, timestep_bounds, uniform
-from pixelart.palette import map_to_palette
 from pixelart.regularizers import fft_high_frequency_loss, high_frequency_mask
 
 PALETTE = np.array([[0, 0, 0], [255, 255, 255], [200, 30, 30], [20, 40, 200]], np.uint8)
