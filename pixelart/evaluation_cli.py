@@ -56,7 +56,7 @@ def _add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"strategies to score, comma-separated or repeated; NAME sweeps its parameter and picks "
                         f"the best, NAME=PARAM uses that value (default: all of {', '.join(STRATEGIES)})")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="write CSVs, report.html (figures), PNG figures (with kaleido) and per-photo PNGs here")
+                   help="write CSVs, report.html (every figure, works offline) and per-photo PNGs here")
     p.add_argument("--annotator", action="append", metavar="NAME", help="only these annotators (repeatable)")
     p.add_argument("--consensus", choices=CONSENSUS_RULES, default="majority",
                    help="with several annotators, also score against this consensus (default majority)")
@@ -102,7 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def write_outputs(result, out: Path, *, photos: bool = True) -> list[Path]:
-    """CSVs, one HTML report with every figure, PNG figures (kaleido) and per-photo frame pairs."""
+    """CSVs, one HTML report with every figure, and per-photo frame pairs."""
     from pixelart import evaluation_plots as plots
     from pixelart.export import save_png, upscale_factor
 
@@ -119,7 +119,6 @@ def write_outputs(result, out: Path, *, photos: bool = True) -> list[Path]:
     if result.agreement is not None:
         figures.append(("agreement", plots.agreement_figure(result.agreement)))
     written.append(plots.write_report(figures, out / "report.html", title="Stopping strategies against labeled ranges"))
-    written += plots.write_pngs(figures, out / "figures")
     if photos:
         for ref in result.references:
             for res in ref.strategies:

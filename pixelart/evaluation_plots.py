@@ -159,22 +159,6 @@ def write_report(
     return Path(path)
 
 
-def write_pngs(figures: Sequence[tuple[str, go.Figure]], folder: str | os.PathLike) -> list[Path]:
-    """Each figure as PNG when kaleido is installed; an empty list (no error) when it is not."""
-    try:
-        import kaleido  # noqa: F401
-    except ImportError:
-        return []
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name, fig in figures:
-        path = folder / f"{name}.png"
-        fig.write_image(str(path))
-        out.append(path)
-    return out
-
-
 def _cell(value: object) -> str:
     if value is None:
         return "-"
