@@ -1,0 +1,60 @@
+"""The app's Blocks: a header, the tabs, session clean-up; and the options it is launched with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ui.models import check_models
+from ui.pixel_tab import build_pixel_tab
+from ui.session import SessionStore
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+EXAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+# Gradio's own cache (uploads, images sent to browsers): every hour, files older than 6 hours go.
+DELETE_CACHE = (3600, 6 * 3600)
+MAX_UPLOAD = "60mb"  # larger uploads are refused by the server before any decoding
+
+CSS = """
+.pixel-art img { image-rendering: pixelated; image-rendering: crisp-edges; }
+.px-progress { position: relative; height: 1.9em; border-radius: 6px; overflow: hidden;
+               background: var(--block-background-fill); border: 1px solid var(--border-color-primary); }
+.px-progress .px-bar { position: absolute; inset: 0 auto 0 0; background: var(--color-accent-soft);
+                       transition: width 0.2s linear; }
+.px-progress.px-failed .px-bar { background: #f8d7da; }
+.px-progress .px-text { position: relative; padding: 0 0.6em; line-height: 1.9em; font-size: 0.9em; }
+"""
+
+INTRO = """# Pixel-art workbench
+Turn a fashion photo into pixel art by score distillation (SD-πXL), watch the trajectory, and pick the step
+to stop at — by eye with the slider, or with one of the seed's stopping strategies."""
+
+
+def example_photos() -> list[Path]:
+    """The example photos shipped in assets/ (their licences are in assets/LICENSES.md)."""
+    if not ASSETS.is_dir():
+        return []
+    return sorted(p for p in ASSETS.iterdir() if p.suffix.lower() in EXAMPLE_SUFFIXES)
+
+
+def build_demo(sessions: SessionStore | None = None) -> gr.Blocks:
+    """The whole app; ``sessions`` defaults to a store with its own temporary folder."""
+    sessions = SessionStore() if sessions is None else sessions  # an empty store is falsy
+    models = check_models()
+    with gr.Blocks(title="Pixel-art workbench", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            with gr.Tab("Pixel Art", id="pixel-art"):
+                actions = build_pixel_tab(sessions, models, example_photos())
+        demo.unload(actions.release)
+    demo.queue(max_size=64, default_concurrency_limit=4)
+    demo.sessions = sessions  # tests and later tabs reach the store through the demo
+    return demo
+
+
+def launch_options() -> dict[str, Any]:
+    """Keyword arguments for ``demo.launch`` that the app needs wherever it is launched."""
+    return dict(css=CSS, max_file_size=MAX_UPLOAD, allowed_paths=[str(ASSETS)], footer_links=["api"])

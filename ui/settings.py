@@ -1,0 +1,149 @@
+"""The run settings panel and its translation into the engine's ``RunConfig``.
+
+The panel's components are kept by name, so an event passes their values in one known order and
+``config_from_values`` receives them as keyword arguments. Range checks are the engine's
+(``check_config``), whose messages name the field, so the number fields set no ``minimum`` of their own
+(gradio would refuse such values with a message that does not say which field); this module only
+turns form values (floats, empty fields) into typed options.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from pixelart.config import AUTO_PROMPT, MetricsConfig, OptimConfig, RunConfig
+from pixelart.errors import ConfigError
+from pixelart.guidance.schedules import SCHEDULES
+from pixelart.guidance.sds import SDSConfig
+from pixelart.images import FITS, OUT_SIDE_MAX, OUT_SIDE_MIN
+from pixelart.models.registry import ENCODERS
+from pixelart.palette import MAX_KMEANS_COLORS, MIN_KMEANS_COLORS, read_hex, to_hex
+from pixelart.run import check_config
+from ui.models import ModelStatus
+
+DEFAULT_STEPS = 1000  # the seed runs 10,000; a first try in the browser should finish sooner
+
+# Settings that change the preview (the classical pixelization) as well as the run.
+PREVIEW_KEYS = ("width", "height", "colors", "palette_file", "fit", "seed")
+
+
+@dataclass
+class SettingsPanel:
+    """The settings components by name; ``inputs`` lists them in ``names`` order."""
+
+    components: dict[str, gr.components.Component]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.components)
+
+    @property
+    def inputs(self) -> list[gr.components.Component]:
+        return list(self.components.values())
+
+    def subset(self, names: tuple[str, ...]) -> list[gr.components.Component]:
+        """Some of the components, in the order given."""
+        return [self.components[n] for n in names]
+
+
+def build_settings(models: ModelStatus) -> SettingsPanel:
+    """The settings form: the main options, with the rest folded in an "Advanced" accordion."""
+    base = RunConfig()
+    c: dict[str, gr.components.Component] = {}
+    with gr.Row():
+        c["width"] = gr.Slider(OUT_SIDE_MIN, OUT_SIDE_MAX, value=base.size[1], step=1, label="Width (pixels)")
+        c["height"] = gr.Slider(OUT_SIDE_MIN, OUT_SIDE_MAX, value=base.size[0], step=1, label="Height (pixels)")
+    with gr.Row():
+        c["colors"] = gr.Slider(MIN_KMEANS_COLORS, MAX_KMEANS_COLORS, value=base.colors, step=1,
+                                label="Palette size (k-means on the photo)")
+        c["palette_file"] = gr.File(label="…or a .hex palette file", type="filepath", height=90)
+    c["prompt"] = gr.Textbox(value=AUTO_PROMPT, label="Prompt",
+                             info="describe the photo, or 'auto' to caption it with BLIP")
+    c["model"] = gr.Dropdown(models.choices, value=models.default, label="Model")
+    with gr.Row():
+        c["steps"] = gr.Number(DEFAULT_STEPS, precision=0, label="Steps",
+                               info="the seed uses 10,000")
+        c["seed"] = gr.Number(base.seed, precision=0, label="Seed")
+        c["guidance_scale"] = gr.Number(base.guidance.guidance_scale, label="Guidance scale")
+    with gr.Accordion("Advanced settings", open=False):
+        c["negative_prompt"] = gr.Textbox(value=base.negative_prompt, label="Negative prompt")
+        with gr.Row():
+            c["schedule"] = gr.Dropdown(list(SCHEDULES), value=base.guidance.schedule, label="Timestep schedule")
+            c["lr"] = gr.Number(base.optim.lr, label="Learning rate")
+            c["warmup_steps"] = gr.Number(base.optim.warmup_steps, precision=0, label="Warm-up steps")
+        with gr.Row():
+            c["semantic_every"] = gr.Number(base.metrics.semantic_every, precision=0,
+                                            label="CLIP / DINOv2 every k steps")
+            c["encoders"] = gr.CheckboxGroup([(e.label, n) for n, e in ENCODERS.items()],
+                                             value=list(base.metrics.encoders), label="Similarity encoders")
+        with gr.Row():
+            c["fit"] = gr.Radio(list(FITS), value=base.fit, label="Fit the photo by",
+                                info="crop keeps the centre; pad keeps head and feet")
+            c["controlnets"] = gr.Checkbox(base.guidance.use_controlnets, label="ControlNets (canny + depth)")
+            c["tiny_vae"] = gr.Checkbox(base.tiny_vae, label="TAESD encoder (faster, approximate)")
+    for name, component in c.items():  # stable handles for browser tests and custom CSS
+        component.elem_id = f"px-{name.replace('_', '-')}"
+    return SettingsPanel(c)
+
+
+def palette_from_file(path: str | None) -> tuple[str, ...] | None:
+    """The colours of an uploaded .hex palette as "rrggbb" strings, or None without a file."""
+    if not path:
+        return None
+    return tuple(to_hex(read_hex(path)).split())
+
+
+def config_from_values(
+    *,
+    width: Any, height: Any, colors: Any, palette_file: str | None, prompt: str | None, model: str, steps: Any,
+    seed: Any, guidance_scale: Any, negative_prompt: str | None, schedule: str, lr: Any, warmup_steps: Any,
+    semantic_every: Any, encoders: list[str] | None, fit: str, controlnets: bool, tiny_vae: bool,
+) -> RunConfig:
+    """A checked RunConfig from the form's values; raises PixelArtError with a one-line reason."""
+    config = RunConfig(
+        model=model,
+        prompt=(prompt or "").strip(),
+        negative_prompt=(negative_prompt or "").strip(),
+        size=(whole(height, "height"), whole(width, "width")),
+        colors=whole(colors, "palette size"),
+        palette_hex=palette_from_file(palette_file),
+        steps=whole(steps, "steps"),
+        seed=whole(seed, "seed"),
+        fit=fit,
+        tiny_vae=bool(tiny_vae),
+        guidance=SDSConfig(guidance_scale=number(guidance_scale, "guidance scale"), schedule=schedule,
+                           use_controlnets=bool(controlnets)),
+        optim=OptimConfig(lr=number(lr, "learning rate"), warmup_steps=whole(warmup_steps, "warm-up steps")),
+        metrics=MetricsConfig(encoders=tuple(encoders or ()), semantic_every=whole(semantic_every, "k")),
+    )
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"unknown timestep schedule '{schedule}'; choose one of: {', '.join(SCHEDULES)}")
+    if not config.optim.lr > 0 or config.optim.warmup_steps < 0:
+        raise ConfigError("the learning rate must be positive and the warm-up steps zero or more")
+    check_config(config)
+    return config
+
+
+def number(value: Any, what: str) -> float:
+    """A form value as a finite float; empty fields and text get a message naming the field."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigError(f"{what} is empty: enter a number")
+    try:
+        x = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        x = math.nan
+    if not math.isfinite(x):
+        raise ConfigError(f"{what} must be a number, got {value!r}")
+    return x
+
+
+def whole(value: Any, what: str) -> int:
+    """A form number that must be a whole number (sliders and Number fields give floats)."""
+    x = number(value, what)
+    if not x.is_integer():
+        raise ConfigError(f"{what} must be a whole number, got {x:g}")
+    return int(x)
