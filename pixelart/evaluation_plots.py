@@ -4,7 +4,6 @@
 - ``centers_figure``: histogram of labeled range centres (Fig. 3)
 - ``table_figure``: Table 1 with the leave-one-out columns
 - ``breakdown_figure``: per photo, the stopped frame beside the frame at the range centre
-- ``ranges_figure``: a trajectory's norm with labeled ranges shaded and stops marked (Fig. 4)
 - ``agreement_figure``: mean pairwise IoU of annotators' ranges
 """
 
@@ -12,13 +11,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pixelart.evaluation import Agreement, PhotoStop, Range, ReferenceResult, StrategyResult, center_histogram
+from pixelart.evaluation import Agreement, PhotoStop, ReferenceResult, StrategyResult, center_histogram
 
 METRICS = (
     ("hit_rate", "hit rate"), ("rel_center_error", "rel. centre error"), ("image_norm_error", "image norm error"),
@@ -110,21 +109,6 @@ def breakdown_figure(stops: Sequence[PhotoStop], *, max_photos: int = 12) -> go.
     fig.update_yaxes(visible=False)
     fig.update_layout(title=f"{stops[0].strategy}: stopped frame | frame at the range centre",
                       height=260 * len(stops) + 80, width=620, margin=dict(t=80, l=10, r=10, b=10))
-    return fig
-
-
-def ranges_figure(
-    series: Mapping[str, np.ndarray], ranges: Sequence[Range] = (), stops: Mapping[str, int] | None = None,
-    *, metric: str = "norm", title: str = "",
-) -> go.Figure:
-    """A trajectory's metric curve with labeled ranges shaded and strategies' stops as lines (Fig. 4)."""
-    values = np.asarray(series.get(metric, []), float)
-    fig = go.Figure(go.Scatter(x=np.arange(values.size), y=values, mode="lines", name=metric))
-    for s, e in ranges:
-        fig.add_vrect(x0=s, x1=e, fillcolor="gray", opacity=0.25, line_width=0)
-    for name, step in (stops or {}).items():
-        fig.add_vline(x=step, line_dash="dot", annotation_text=name, annotation_textangle=-90)
-    fig.update_layout(title=title or f"{metric} with labeled ranges", xaxis_title="step", yaxis_title=metric)
     return fig
 
 

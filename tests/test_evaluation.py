@@ -239,7 +239,4 @@ def test_plotly_figures_for_the_evaluate_tab(hand_case):
     assert plots.table_figure(ref).data[0].type == "table"
     pairs = plots.breakdown_figure(ref.result("norm_rate").per_photo())
     assert [t.type for t in pairs.data] == ["image"] * 6
-    photo = ref.photos[0]
-    curve = plots.ranges_figure(photo.series, RANGES["A"], {"norm_rate": 5})
-    assert len(curve.layout.shapes) == 2  # the shaded range and the stop line
     assert plots.agreement_figure(result.agreement).data[0].type == "heatmap"
