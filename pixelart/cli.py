@@ -341,5 +341,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":  # pragma: no cover
+def console_main() -> None:
+    """Entry point of the installed ``pixelart`` command."""
     sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    console_main()

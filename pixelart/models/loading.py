@@ -347,7 +347,8 @@ def _load_model_and_processor(
     path = resolve_local(repo_id, kind=MODEL, name=name)
     try:
         model = model_cls.from_pretrained(path, dtype=dtype)
-        processor = processor_cls.from_pretrained(path)
+        # the PIL backend always: identical preprocessing (and metrics) with or without torchvision
+        processor = processor_cls.from_pretrained(path, backend="pil")
     except (OSError, ValueError, KeyError) as exc:
         raise _load_error(name, repo_id, path, exc) from exc
     return _freeze(model, device), processor
