@@ -116,6 +116,9 @@ def write_outputs(result, out: Path, *, photos: bool = True) -> list[Path]:
         for res in ref.strategies:
             if len(res.scores.params) > 1:
                 figures.append((f"sweep_{slug}_{res.name}", plots.sweep_figure(res)))
+        for photo in ref.photos:  # the seed's Fig. 4 for every labeled photo
+            figures.append((f"fig4_curves_{slug}_{_slug(Path(photo.name).stem)}",
+                            plots.photo_curve_figure(ref, photo.bundle_id)))
     if result.agreement is not None:
         figures.append(("agreement", plots.agreement_figure(result.agreement)))
     written.append(plots.write_report(figures, out / "report.html", title="Stopping strategies against labeled ranges"))

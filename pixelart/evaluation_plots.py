@@ -4,6 +4,8 @@
 - ``centers_figure``: histogram of labeled range centres (Fig. 3)
 - ``table_figure``: Table 1 with the leave-one-out columns
 - ``breakdown_figure``: per photo, the stopped frame beside the frame at the range centre
+- ``photo_curve_figure``: one photo's trajectory curves with its labeled ranges shaded and every
+  strategy's stop marked (the seed's Fig. 4; drawn by the app's own trajectory chart)
 - ``agreement_figure``: mean pairwise IoU of annotators' ranges
 """
 
@@ -18,6 +20,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pixelart.evaluation import Agreement, PhotoStop, ReferenceResult, StrategyResult, center_histogram
+from pixelart.plots import StopMarker, marker_metric, trajectory_figure
+from pixelart.stopping import STRATEGIES
 
 METRICS = (
     ("hit_rate", "hit rate"), ("rel_center_error", "rel. centre error"), ("image_norm_error", "image norm error"),
@@ -110,6 +114,25 @@ def breakdown_figure(stops: Sequence[PhotoStop], *, max_photos: int = 12) -> go.
     fig.update_layout(title=f"{stops[0].strategy}: stopped frame | frame at the range centre",
                       height=260 * len(stops) + 80, width=620, margin=dict(t=80, l=10, r=10, b=10))
     return fig
+
+
+def photo_curve_figure(ref: ReferenceResult, bundle_id: str, *, selected: int | None = None) -> go.Figure:
+    """One photo's norm and similarity curves, its labeled ranges (of this reference) shaded and each
+    strategy's stop at its in-sample best parameter marked; ``selected`` draws one step as a solid line."""
+    photo = next((p for p in ref.photos if p.bundle_id == bundle_id), None)
+    if photo is None:
+        return _empty(f"{bundle_id} has no labels in {ref.name}")
+    stops = []
+    for res in ref.strategies:
+        stop = next((s for s in res.per_photo() if s.photo.bundle_id == bundle_id), None)
+        if stop is None:  # the strategy could not be scored on this photo
+            continue
+        param = "" if stop.param is None else f"{res.scores.param_name} = {stop.param:g}: "
+        verdict = ("hit" if stop.hit else "miss") + ("" if stop.fired else " (never fired: last step)")
+        metric = marker_metric(res.name, STRATEGIES[res.name].needs, photo.series)
+        stops.append(StopMarker(res.name, res.scores.label, stop.step, metric, param + verdict))
+    return trajectory_figure(photo.series, stops=stops, ranges=ref.reference.ranges[bundle_id], selected=selected,
+                             title=f"{photo.name}: labeled ranges ({ref.name}) and where each strategy stops")
 
 
 def agreement_figure(agree: Agreement) -> go.Figure:

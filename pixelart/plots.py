@@ -42,6 +42,7 @@ _STOP_COLOURS = {
     "dino_max": "#2ca02c",
 }
 _OTHER_COLOURS = ("#ff7f0e", "#17becf", "#bcbd22", "#e377c2")
+_MARKER_METRIC = {"norm_rate": "rate"}  # strategies whose marker sits on another curve than their first series
 _SELECTED_COLOUR = "#111111"
 _RANGE_COLOUR = "rgba(255, 193, 7, 0.25)"
 _TOP_ROW, _BOTTOM_ROW = [0.56, 1.0], [0.0, 0.44]
@@ -58,6 +59,15 @@ class StopMarker:
     step: int
     metric: str = "norm"
     reason: str = ""
+
+
+def marker_metric(name: str, needs: Sequence[str] = (), recorded: Iterable[str] | None = None) -> str:
+    """The curve a strategy's stop marker sits on: the signal it reads where that is drawn (and, given
+    ``recorded`` series names, recorded), else the norm."""
+    metric = _MARKER_METRIC.get(name, needs[0] if needs else "norm")
+    if metric not in CURVES or (recorded is not None and metric not in set(recorded)):
+        return "norm"  # e.g. per-part series are not drawn; a bundle may lack the rate series
+    return metric
 
 
 def decimate_indices(values: np.ndarray, max_points: int = MAX_POINTS, keep: Iterable[int] = ()) -> np.ndarray:
@@ -219,7 +229,9 @@ class TrajectoryChart:
             template=_template(),
         )
         if title:
-            layout["title"] = dict(text=title, x=0, xanchor="left")
+            # at the very top: the stop labels stacked above the plot fill the rest of the top margin
+            layout["title"] = dict(text=title, x=0, xanchor="left", y=1, yref="container", yanchor="top",
+                                   pad=dict(t=8))
         return layout
 
 

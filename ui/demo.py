@@ -7,6 +7,8 @@ from typing import Any
 
 import gradio as gr
 
+from ui.annotate_tab import SHORTCUTS_HEAD, build_annotate_tab
+from ui.evaluate_tab import build_evaluate_tab
 from ui.models import check_models
 from ui.pixel_tab import build_pixel_tab
 from ui.session import SessionStore
@@ -30,7 +32,8 @@ CSS = """
 
 INTRO = """# Pixel-art workbench
 Turn a fashion photo into pixel art by score distillation (SD-πXL), watch the trajectory, and pick the step
-to stop at — by eye with the slider, or with one of the seed's stopping strategies."""
+to stop at — by eye with the slider, or with one of the seed's stopping strategies. **Annotate** good step
+ranges of a set of trajectories and **Evaluate** the stopping strategies against them."""
 
 
 def example_photos() -> list[Path]:
@@ -49,7 +52,11 @@ def build_demo(sessions: SessionStore | None = None) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Pixel Art", id="pixel-art"):
                 actions = build_pixel_tab(sessions, models, example_photos())
-        demo.unload(actions.release)
+            with gr.Tab("Annotate", id="annotate", elem_id="tab-annotate"):
+                build_annotate_tab(sessions)
+            with gr.Tab("Evaluate", id="evaluate", elem_id="tab-evaluate"):
+                build_evaluate_tab(sessions)
+        demo.unload(actions.release)  # one release per session serves every tab
     demo.queue(max_size=64, default_concurrency_limit=4)
     demo.sessions = sessions  # tests and later tabs reach the store through the demo
     return demo
@@ -57,4 +64,6 @@ def build_demo(sessions: SessionStore | None = None) -> gr.Blocks:
 
 def launch_options() -> dict[str, Any]:
     """Keyword arguments for ``demo.launch`` that the app needs wherever it is launched."""
-    return dict(css=CSS, max_file_size=MAX_UPLOAD, allowed_paths=[str(ASSETS)], footer_links=["api"])
+    # ``head``: the Annotate tab's keyboard shortcuts (gradio 6 takes page scripts at launch)
+    return dict(css=CSS, head=SHORTCUTS_HEAD, max_file_size=MAX_UPLOAD, allowed_paths=[str(ASSETS)],
+                footer_links=["api"])

@@ -1,8 +1,9 @@
 """Per-browser-session state and files.
 
 Each browser tab (and each ``gradio_client.Client``) has its own gradio session hash; the store maps it
-to a ``Session`` holding that person's photo, trajectory and settings, and a private folder for their
-exports. Nothing is shared between sessions, so two people never see each other's runs or files.
+to a ``Session`` holding that person's photo, trajectory and settings, their Annotate tab's bundle set
+(``Annotation``) and their last evaluation (``EvaluationView``), and a private folder for their
+exports and uploads. Nothing is shared between sessions, so two people never see each other's runs or files.
 
 Why a store keyed by the session hash rather than a ``gr.State`` value: ``demo.unload`` receives only
 the request, not the state, so only a store can act on it. Unload fires whenever a page's heartbeat
@@ -29,13 +30,46 @@ from typing import Any
 from PIL import Image
 
 from pixelart.config import RunConfig
+from pixelart.evaluation import Evaluation
+from pixelart.labels import LabelStore
 from pixelart.trajectory import Trajectory
+from ui.bundle_set import BundleEntry, BundleSet
 
 IDLE_TTL_S = 6 * 3600.0  # a session nobody has used for this long is deleted
 # A released (unloaded) session that is not used again within this is deleted. Gradio keeps a closed
 # session's state for an hour too; a reconnected page is not reported, so only use marks it alive.
 GRACE_S = 3600.0
 SWEEP_EVERY_S = 30.0
+
+
+@dataclass
+class Annotation:
+    """The Annotate tab's work: the bundle set, its label store, the bundle shown and a start marked."""
+
+    bundles: BundleSet
+    store: LabelStore
+    annotator: str = ""  # the name the set was last resumed for
+    index: int = 0
+    trajectory: Trajectory | None = None  # the bundle at ``index``, opened
+    step: int = 0  # the step shown
+    pending_start: int | None = None  # "Mark start" was pressed here; the range is saved at "Mark end"
+    chart_cache: Any = None  # ui.viewer.ChartCache of this tab (the Pixel Art tab has its own)
+
+    @property
+    def entry(self) -> BundleEntry:
+        """The bundle shown."""
+        return self.bundles.entries[self.index]
+
+
+@dataclass
+class EvaluationView:
+    """The Evaluate tab's last result, the reference shown and the folder of its downloads."""
+
+    result: Evaluation
+    reference: str
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -55,6 +89,8 @@ class Session:
     x_max: int | None = None  # the chart's step axis spans the whole run while it goes
     stop_params: dict[str, float | None] = field(default_factory=dict)  # strategy -> parameter on the chart
     chart_cache: Any = None  # ui.viewer keeps the last built chart here
+    annotation: Annotation | None = None  # the Annotate tab's bundle set, once opened
+    evaluation: EvaluationView | None = None  # the Evaluate tab's last result
     last_used: float = field(default_factory=time.monotonic)
     released: float | None = None  # when the page went away (None: in use)
     closed: bool = False
@@ -159,4 +195,6 @@ def _discard(session: Session) -> None:
     session.stop_requested = True
     session.trajectory = None
     session.photo = None
+    session.annotation = None
+    session.evaluation = None
     shutil.rmtree(session.folder, ignore_errors=True)

@@ -11,12 +11,9 @@ from typing import Mapping
 import numpy as np
 
 from pixelart.errors import ConfigError
-from pixelart.plots import CURVES, StopMarker
+from pixelart.plots import StopMarker, marker_metric
 from pixelart.stopping import STRATEGIES, StopDecision, make_strategy
 from pixelart.trajectory import Trajectory
-
-# The curve a strategy's marker sits on (default: the first series it reads).
-_MARKER_METRIC = {"norm_rate": "rate"}
 
 
 def strategy_choices() -> list[tuple[str, str]]:
@@ -63,7 +60,5 @@ def stop_markers(trajectory: Trajectory, params: Mapping[str, float | None] | No
         decision = make_strategy(name, params.get(name)).decide(series)
         if not decision.fired:
             continue
-        metric = _MARKER_METRIC.get(name, cls.needs[0] if cls.needs else "norm")
-        metric = metric if metric in CURVES else "norm"  # e.g. per-part series are not drawn
-        markers.append(StopMarker(name, cls.label, decision.step, metric, decision.reason))
+        markers.append(StopMarker(name, cls.label, decision.step, marker_metric(name, cls.needs), decision.reason))
     return markers

@@ -1,9 +1,9 @@
 """The trajectory viewer: photo beside the pixel art at a chosen step, a step slider, the chart.
 
-Tabs that show a trajectory (Pixel Art now; Annotate and Evaluate later) build it with
-``build_viewer`` and answer their slider with ``view_step``, which is also what ``bench/bench_scrub.py``
-times. ``ChartCache`` keeps the decimated chart of a trajectory until its series change, so moving the
-slider only redraws the selection.
+Tabs that show a trajectory (Pixel Art, Annotate) build it with ``build_viewer`` (each with its own
+``prefix`` for element ids, which tests and keyboard shortcuts address) and answer their slider with
+``view_step``, which is also what ``bench/bench_scrub.py`` times. ``ChartCache`` keeps the decimated
+chart of a trajectory until its series change, so moving the slider only redraws the selection.
 """
 
 from __future__ import annotations
@@ -43,16 +43,17 @@ class Viewer:
         return [self.art, self.chart, self.caption]
 
 
-def build_viewer(*, art_label: str = "Pixel art at the selected step") -> Viewer:
-    """Photo and pixel art side by side, the step slider under them and the chart below."""
+def build_viewer(*, art_label: str = "Pixel art at the selected step", prefix: str = "px") -> Viewer:
+    """Photo and pixel art side by side, the step slider under them and the chart below; element ids
+    are ``{prefix}-art``, ``{prefix}-step``, ``{prefix}-caption`` and ``{prefix}-chart``."""
     with gr.Row(equal_height=True):
         photo = gr.Image(label="Photo (as the run sees it)", interactive=False, format="png", height=320,
-                         elem_classes=["px-photo"])
+                         elem_classes=["px-photo"], elem_id=f"{prefix}-photo")
         art = gr.Image(label=art_label, interactive=False, format="png", height=320,
-                       elem_classes=["pixel-art"], elem_id="px-art")
-    slider = gr.Slider(0, 1, value=0, step=1, label="Step", interactive=False, elem_id="px-step")
-    caption = gr.Markdown(elem_id="px-caption")
-    chart = gr.Plot(value=empty_figure(), show_label=False, elem_id="px-chart")
+                       elem_classes=["pixel-art"], elem_id=f"{prefix}-art")
+    slider = gr.Slider(0, 1, value=0, step=1, label="Step", interactive=False, elem_id=f"{prefix}-step")
+    caption = gr.Markdown(elem_id=f"{prefix}-caption")
+    chart = gr.Plot(value=empty_figure(), show_label=False, elem_id=f"{prefix}-chart")
     return Viewer(photo=photo, art=art, slider=slider, caption=caption, chart=chart)
 
 
@@ -71,18 +72,20 @@ class ChartCache:
         params: Mapping[str, float | None] | None = None,
         ranges: Sequence[tuple[int, int]] = (),
         x_max: int | None = None,
+        show_stops: bool = True,
     ) -> TrajectoryChart:
-        """The chart of the trajectory's current state (rebuilt only when something changed)."""
+        """The chart of the trajectory's current state (rebuilt only when something changed);
+        ``show_stops=False`` leaves the strategies' markers out."""
         n = len(trajectory)
         # Similarities arrive in batches after their frames, so their count is part of the state.
         filled = tuple(int(np.isfinite(trajectory.series(k)).sum()) for k in trajectory.series_names)
-        key = (id(trajectory), n, filled, tuple(sorted((params or {}).items())), tuple(ranges), x_max)
+        key = (id(trajectory), n, filled, tuple(sorted((params or {}).items())), tuple(ranges), x_max, show_stops)
         if key == self.key and self.chart is not None:
             self.hits += 1
             return self.chart
         chart = TrajectoryChart(
             {k: trajectory.series(k) for k in trajectory.series_names},
-            stops=stop_markers(trajectory, params), ranges=ranges, x_max=x_max,
+            stops=stop_markers(trajectory, params) if show_stops else (), ranges=ranges, x_max=x_max,
             revision=str(trajectory.config.get("run_id", id(trajectory))),
         )
         self.key, self.chart = key, chart
@@ -127,10 +130,11 @@ def view_step(
     params: Mapping[str, float | None] | None = None,
     ranges: Sequence[tuple[int, int]] = (),
     x_max: int | None = None,
+    show_stops: bool = True,
 ) -> tuple[Image.Image, go.Figure, str]:
     """What the viewer shows at a step: (pixel art image, chart with the step marked, caption)."""
     step = clamp_step(trajectory, step)
-    chart = cache.chart_for(trajectory, params=params, ranges=ranges, x_max=x_max)
+    chart = cache.chart_for(trajectory, params=params, ranges=ranges, x_max=x_max, show_stops=show_stops)
     return art_image(trajectory, step), chart.figure(step), step_caption(trajectory, step)
 
 
