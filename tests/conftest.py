@@ -42,3 +42,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's package) under Playwright; a skip where it is missing, but a
+    failure with REQUIRE_BROWSER=1 (CI), where the browser test must run."""
+    from browser_support import CHROMIUM, FLAGS
+
+    if CHROMIUM is None:
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail("REQUIRE_BROWSER=1 but no chromium executable was found (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium); set REQUIRE_BROWSER=1 to fail instead")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The app served in-process on a free local port, for the browser tests."""
+    from app import launch
+    from ui.session import SessionStore
+
+    sessions = SessionStore(tmp_path_factory.mktemp("browser-sessions"))
+    demo, address = launch(sessions=sessions, prevent_thread_lock=True, quiet=True)
+    yield address
+    demo.close()
+    sessions.close_all()

@@ -2,16 +2,14 @@
 
 Upload a photo, run a short tiny-model trajectory, move the step slider, and check that the shown
 pixel art changed and that the chart holds the curves, the stopping markers and the selected step.
-Leaves a screenshot in ``test-artifacts/app.png`` and, for the README, ``assets/screenshots/app.png``.
+Leaves a screenshot in ``test-artifacts/app.png`` (see tests/browser_support.py for the README copy).
 Skipped where Chromium is missing, unless REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -19,45 +17,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from browser_support import save_screenshot
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 PHOTO = ROOT / "assets" / "fashion_polka.jpg"
-ARTIFACT = ROOT / "test-artifacts" / "app.png"
-README_SHOT = ROOT / "assets" / "screenshots" / "app.png"
 STEPS = 24
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail("REQUIRE_BROWSER=1 but no chromium executable was found (apt-get install chromium)")
-        pytest.skip("chromium is not installed (apt-get install chromium); set REQUIRE_BROWSER=1 to fail instead")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    from app import launch
-    from ui.session import SessionStore
-
-    sessions = SessionStore(tmp_path_factory.mktemp("browser-sessions"))
-    demo, address = launch(sessions=sessions, prevent_thread_lock=True, quiet=True)
-    yield address
-    demo.close()
-    sessions.close_all()
 
 
 def _fill(page, elem_id: str, value: str) -> None:
@@ -88,11 +57,11 @@ def _chart(page) -> dict:
     }""")
 
 
-def test_upload_run_scrub_in_a_real_browser(browser, url):
+def test_upload_run_scrub_in_a_real_browser(browser, app_url):
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url)
+    page.goto(app_url)
     page.locator("#px-photo-upload input[type=file]").set_input_files(str(PHOTO))
     page.locator("#px-preview img").wait_for(timeout=30_000)  # the classical preview appears at once
 
@@ -145,9 +114,5 @@ def test_upload_run_scrub_in_a_real_browser(browser, url):
     assert set(chart["selected"]) == {step} and step in chart["lines"]
     assert not errors, errors
 
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACT), full_page=True)
-    README_SHOT.parent.mkdir(parents=True, exist_ok=True)
-    # the README copy is palette-reduced to keep the repository small
-    Image.open(ARTIFACT).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(README_SHOT, optimize=True)
+    save_screenshot(page, "app")
     page.close()

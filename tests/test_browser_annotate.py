@@ -1,8 +1,8 @@
 """The Annotate tab's keyboard shortcuts in a real browser: headless Chromium (Debian's package) driven
 by Playwright. Open a folder of synthetic bundles, step the slider with `,` `.` `<` `>`, mark a range with
 `[` and `]`, and check that the range is in the labels file and shaded on the chart; keys typed into a
-text box stay text; `n` / `p` move between bundles. Leaves ``test-artifacts/annotate.png`` and, for the
-README, ``assets/screenshots/annotate.png``. Skipped where Chromium is missing, unless REQUIRE_BROWSER=1.
+text box stay text; `n` / `p` move between bundles. Leaves ``test-artifacts/annotate.png``
+(see tests/browser_support.py for the README copy). Skipped where Chromium is missing, unless REQUIRE_BROWSER=1.
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ from pixelart.baselines import pixelize  # noqa: E402
 from pixelart.labels import read_labels  # noqa: E402
 from pixelart.preparation import prepare  # noqa: E402
 from pixelart.trajectory import Trajectory  # noqa: E402
-from test_browser import browser, url  # noqa: E402,F401  (the shared Chromium and served app)
+from browser_support import save_screenshot  # noqa: E402
 
-ARTIFACT = ROOT / "test-artifacts" / "annotate.png"
-README_SHOT = ROOT / "assets" / "screenshots" / "annotate.png"
 PHOTOS = ("fashion_polka.jpg", "fashion_stripes.jpg")
 STEPS = 60
 
@@ -69,14 +67,14 @@ def _wait_text(page, elem_id: str, text: str) -> None:
                            arg=[elem_id, text], timeout=30_000)
 
 
-def test_keyboard_shortcuts_mark_a_range_in_a_real_browser(browser, url, tmp_path):  # noqa: F811
+def test_keyboard_shortcuts_mark_a_range_in_a_real_browser(browser, app_url, tmp_path):
     folder = tmp_path / "looks"
     for i, photo in enumerate(PHOTOS):
         photo_bundle(folder, photo, i)
     page = browser.new_page(viewport={"width": 1440, "height": 1100})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url)
+    page.goto(app_url)
     page.get_by_role("tab", name="Annotate").click()
     page.locator("#ann-name input, #ann-name textarea").first.fill("kbd")
     page.locator("#ann-folder input, #ann-folder textarea").first.fill(str(folder))
@@ -134,9 +132,5 @@ def test_keyboard_shortcuts_mark_a_range_in_a_real_browser(browser, url, tmp_pat
     assert "bundle 1 of 2" in page.locator("#ann-status").inner_text() and _step(page) == 20
     assert not errors, errors
 
-    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACT), full_page=True)
-    README_SHOT.parent.mkdir(parents=True, exist_ok=True)
-    # the README copy is palette-reduced to keep the repository small
-    Image.open(ARTIFACT).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(README_SHOT, optimize=True)
+    save_screenshot(page, "annotate")
     page.close()
