@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import describe_machine, machine_info, run_scenarios  # noqa: E402
+from bench.common import describe_machine, machine_info, run_scenarios, summarize  # noqa: E402
 from pixelart.trajectory import Trajectory  # noqa: E402
 from ui.viewer import ChartCache, view_step  # noqa: E402
 
@@ -109,16 +109,14 @@ def measure(traj: Trajectory, scenario: Scenario, samples: int, seed: int = 1) -
         t2 = time.perf_counter()
         handler.append((t1 - t0) * 1e3)
         serialise.append((t2 - t1) * 1e3)
-    handler_a, serialise_a = np.asarray(handler), np.asarray(serialise)
-    total = handler_a + serialise_a
+    total = np.asarray(handler) + np.asarray(serialise)
+    h, s, t = (summarize(x, (95,)) for x in (handler, serialise, total))
     return {
         "scenario": scenario.name, "steps": n - 1, "size": f"{traj.frame_size[1]}x{traj.frame_size[0]}",
         "samples": samples,
-        "handler_median_ms": float(np.median(handler_a)), "handler_p95_ms": float(np.percentile(handler_a, 95)),
-        "serialise_median_ms": float(np.median(serialise_a)),
-        "serialise_p95_ms": float(np.percentile(serialise_a, 95)),
-        "total_median_ms": float(np.median(total)), "total_p95_ms": float(np.percentile(total, 95)),
-        "total_max_ms": float(total.max()),
+        "handler_median_ms": h["median"], "handler_p95_ms": h["p95"],
+        "serialise_median_ms": s["median"], "serialise_p95_ms": s["p95"],
+        "total_median_ms": t["median"], "total_p95_ms": t["p95"], "total_max_ms": t["max"],
     }
 
 

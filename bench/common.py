@@ -69,17 +69,19 @@ def describe_machine(info: Mapping[str, str]) -> str:
     )
 
 
-def summarize(samples: Sequence[float]) -> dict[str, float]:
-    """median, p90 (linear interpolation), mean and min of a list of milliseconds; NaN when empty.
+def summarize(samples: Sequence[float], percentiles: Sequence[int] = (90,)) -> dict[str, float]:
+    """median, the given percentiles (``p90`` ...; linear interpolation), mean, min and max of a list of
+    milliseconds; NaN when empty.
 
-    On a shared machine the min is the best estimate of the uncontended cost, the p90 the first to
-    show other processes' load.
+    On a shared machine the min is the best estimate of the uncontended cost, the high percentiles the
+    first to show other processes' load.
     """
+    keys = ["median", *(f"p{q}" for q in percentiles), "mean", "min", "max"]
     if len(samples) == 0:
-        return {"median": float("nan"), "p90": float("nan"), "mean": float("nan"), "min": float("nan")}
+        return dict.fromkeys(keys, float("nan"))
     arr = np.asarray(samples, dtype=np.float64)
-    return {"median": float(np.median(arr)), "p90": float(np.percentile(arr, 90)), "mean": float(arr.mean()),
-            "min": float(arr.min())}
+    values = [np.median(arr), *np.percentile(arr, list(percentiles)), arr.mean(), arr.min(), arr.max()]
+    return {k: float(v) for k, v in zip(keys, values)}
 
 
 def append_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Path:

@@ -39,7 +39,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from pixelart.errors import BundleError, ConfigError
-from pixelart.export import atomic_path
+from pixelart.atomic import atomic_path
 from pixelart.labels import Label, bundle_id_of
 from pixelart.stopping import SEED_STRATEGIES, STRATEGIES, StoppingStrategy, make_strategy
 from pixelart.stopping.part_rate import PartNormRate

@@ -1,39 +1,22 @@
 """Files a user takes away: PNGs (native and crisp upscale), ``.hex`` palettes, trajectory animations.
 
-Every write goes to a temporary file beside the target and is renamed into place, so an interrupted
-export never leaves a half-written file under the final name.
+Every write goes through ``pixelart.atomic.atomic_path``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from pixelart.atomic import atomic_path
 from pixelart.palette import indices_to_rgb, to_hex
 from pixelart.trajectory import Trajectory
 
 UPSCALE_TARGET = 512  # upscaled exports are at least this many pixels on the long side
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def upscale_factor(size: tuple[int, int], target: int = UPSCALE_TARGET) -> int:

@@ -40,7 +40,7 @@ from typing import Any, Iterable, Iterator
 from filelock import FileLock, Timeout
 
 from pixelart.errors import PixelArtError
-from pixelart.export import atomic_path
+from pixelart.atomic import atomic_path
 
 FORMAT = "pixelart-labels"
 VERSION = 1

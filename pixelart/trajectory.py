@@ -25,7 +25,6 @@ import io
 import json
 import os
 import struct
-import tempfile
 import threading
 import time
 import zipfile
@@ -37,7 +36,8 @@ import numpy as np
 from PIL import Image
 
 from pixelart.errors import BundleError
-from pixelart.palette import indices_to_rgb
+from pixelart.atomic import atomic_path
+from pixelart.palette import indices_to_rgb, parse_hex, to_hex
 
 FORMAT = "pixelart-trajectory"
 VERSION = 1
@@ -195,29 +195,20 @@ class Trajectory:
             "frame_size": list(self.frame_size),
             "num_frames": n,
             "keyframe_every": KEYFRAME_EVERY,
-            "palette": [f"{r:02x}{g:02x}{b:02x}" for r, g, b in self.palette],
+            "palette": to_hex(self.palette).split(),
             "series": self.series_names,
             "extras": list(self.extras),
             "config": self.config,
             "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                    zf.writestr("manifest.json", json.dumps(manifest, indent=1, default=_json_default))
-                    zf.writestr("input.png", _png_bytes(self.input_image), compress_type=zipfile.ZIP_STORED)
-                    zf.writestr("series.npz", _npz_bytes(self.all_series()))
-                    if self.extras:
-                        zf.writestr("extras.npz", _npz_bytes(self.extras))
-                    zf.writestr("frames.idx.npy", _npy_bytes(offsets))
-                    zf.writestr("frames.bin", b"".join(blobs), compress_type=zipfile.ZIP_STORED)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("manifest.json", json.dumps(manifest, indent=1, default=_json_default))
+            zf.writestr("input.png", _png_bytes(self.input_image), compress_type=zipfile.ZIP_STORED)
+            zf.writestr("series.npz", _npz_bytes(self.all_series()))
+            if self.extras:
+                zf.writestr("extras.npz", _npz_bytes(self.extras))
+            zf.writestr("frames.idx.npy", _npy_bytes(offsets))
+            zf.writestr("frames.bin", b"".join(blobs), compress_type=zipfile.ZIP_STORED)
         return path
 
     @classmethod
@@ -252,7 +243,7 @@ class Trajectory:
                 f"{path.name} is not a readable trajectory bundle ({exc.__class__.__name__}); "
                 "it may be truncated or not a bundle"
             ) from None
-        palette = np.array([[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in manifest["palette"]], np.uint8)
+        palette = parse_hex("\n".join(manifest["palette"]), source=f"{path.name} palette")
         traj = cls(
             palette=palette,
             input_image=input_image,

@@ -91,5 +91,7 @@ def test_csv_with_an_older_header_is_not_mixed(tmp_path: Path) -> None:
     written = append_csv(path, [{"a": 1, "b": 2, "c": 3.14159}], ["a", "b", "c"])
     assert written != path and path.read_text() == "a,b\n1,2\n"
     assert _rows(written) == (["a", "b", "c"], [{"a": "1", "b": "2", "c": "3.142"}])
-    assert summarize([1.0, 2.0, 3.0, 4.0]) == {"median": 2.5, "p90": pytest.approx(3.7), "mean": 2.5, "min": 1.0}
+    assert summarize([1.0, 2.0, 3.0, 4.0]) == {"median": 2.5, "p90": pytest.approx(3.7), "mean": 2.5, "min": 1.0,
+                                               "max": 4.0}
+    assert summarize([1.0, 2.0, 3.0, 4.0], (95,))["p95"] == pytest.approx(3.85)
     assert all(math.isnan(v) for v in summarize([]).values())
