@@ -109,3 +109,25 @@ def test_download_builds_tiny_models_and_explains_what_is_missing_offline(capsys
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
     assert "tiny" in listing and "missing" in listing
+
+
+def test_ctrl_c_saves_the_steps_made_so_far(photo_path, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "stopped.bundle"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pixelart", "run", str(photo_path), "--out", str(out), "--model", "tiny-sd",
+         "--steps", "100000", "--size", "16", "--prompt", "x", "--encoders", "none", "--save-every", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    started = time.monotonic()
+    while "step/s" not in (line := proc.stdout.readline()) and time.monotonic() - started < 120:
+        assert line or proc.poll() is None, "the run ended before any step"
+    time.sleep(1.0)  # let it make a few steps
+    proc.send_signal(signal.SIGINT)
+    printed = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130 and "interrupted: saving the steps made so far" in printed
+    traj = Trajectory.load(out)
+    assert len(traj) > 1 and traj.config["interrupted"] is True
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "stopped.png")), traj.rgb(len(traj) - 1))
