@@ -29,6 +29,7 @@ import threading
 import time
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -107,7 +108,11 @@ class Trajectory:
         return len(self)
 
     def append(self, frame: np.ndarray, metrics: Mapping[str, float] | None = None) -> int:
-        """Record the next step's hard frame and metric values; returns the step index."""
+        """Record the next step's hard frame and metric values; returns the step index.
+
+        The step becomes visible to readers (``len``, ``frame``, ``series``) with its metrics already
+        set, so a reader in another thread never sees a recorded step without its values.
+        """
         if self._source is not None:
             raise BundleError("a trajectory opened from a bundle is read-only")
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
@@ -119,10 +124,10 @@ class Trajectory:
                 blob = zlib.compress(frame.tobytes(), _ZLIB_LEVEL)
             else:
                 blob = zlib.compress(np.bitwise_xor(frame, self._last_frame).tobytes(), _ZLIB_LEVEL)
-            self._blobs.append(blob)
+            for name, value in (metrics or {}).items():
+                self._series.setdefault(name, _GrowingSeries()).set(index, float(value))
             self._last_frame = frame.copy()
-        for name, value in (metrics or {}).items():
-            self.set_metric(name, index, value)
+            self._blobs.append(blob)
         return index
 
     def frame(self, index: int) -> np.ndarray:
@@ -137,8 +142,8 @@ class Trajectory:
             cached = self._cache
             if cached is not None and start <= cached[0] <= index:
                 start, frame = cached[0] + 1, cached[1]
-            for i in range(start, index + 1):
-                raw = self._decode(self._blob(i))
+            for i, blob in zip(range(start, index + 1), self._blobs_in(start, index + 1)):
+                raw = self._decode(blob, i)
                 frame = raw if frame is None else np.bitwise_xor(frame, raw)
             self._cache = (index, frame)
         return frame.copy()
@@ -151,42 +156,64 @@ class Trajectory:
         """Several frames stacked (N, H, W)."""
         return np.stack([self.frame(i) for i in indices])
 
-    def _blob(self, index: int) -> bytes:
-        return self._source.blob(index) if self._source is not None else self._blobs[index]
+    def _blobs_in(self, start: int, stop: int) -> list[bytes]:
+        return self._source.blobs(start, stop) if self._source is not None else self._blobs[start:stop]
 
-    def _decode(self, blob: bytes) -> np.ndarray:
-        return np.frombuffer(zlib.decompress(blob), dtype=np.uint8).reshape(self.frame_size)
+    def _decode(self, blob: bytes, index: int) -> np.ndarray:
+        try:
+            return np.frombuffer(zlib.decompress(blob), dtype=np.uint8).reshape(self.frame_size)
+        except (zlib.error, ValueError):
+            name = self.path.name if self.path is not None else "trajectory"
+            raise BundleError(f"{name}: frame {index} is damaged; the file may be truncated or corrupt") from None
 
     # -- metric series ----------------------------------------------------------------------------
     def set_metric(self, name: str, index: int, value: float) -> None:
         """Set one metric value at one step (used to fill in values computed later in a batch)."""
-        self._series.setdefault(name, _GrowingSeries()).set(index, float(value))
+        with self._lock:
+            self._series.setdefault(name, _GrowingSeries()).set(index, float(value))
 
     def series(self, name: str) -> np.ndarray:
-        """The metric's values for steps 0..N-1 (NaN where not computed); a copy-free view."""
-        n = len(self)
-        if name not in self._series:
-            return np.full(n, np.nan)
-        s = self._series[name]
-        s.extend_to(n)
-        return s.view(n)
+        """A copy of the metric's values for steps 0..N-1 (NaN where not computed)."""
+        with self._lock:
+            return self._series_copy(name, len(self))
+
+    def _series_copy(self, name: str, n: int) -> np.ndarray:
+        out = np.full(n, np.nan)
+        if name in self._series:
+            values = self._series[name].view(n)
+            out[: len(values)] = values
+        return out
 
     @property
     def series_names(self) -> list[str]:
         """Names of the recorded metrics."""
-        return list(self._series)
+        with self._lock:
+            return list(self._series)
 
-    def all_series(self) -> dict[str, np.ndarray]:
-        """Every metric series (copies), aligned to the recorded steps."""
-        return {name: self.series(name).copy() for name in self._series}
+    def series_map(self) -> dict[str, np.ndarray]:
+        """Every metric series (copies of one consistent moment), aligned to the recorded steps."""
+        with self._lock:
+            n = len(self)
+            return {name: self._series_copy(name, n) for name in self._series}
+
+    @property
+    def run_id(self) -> str:
+        """The run's id (what labels refer to); old bundles without one use their file name."""
+        run_id = self.config.get("run_id")
+        if run_id:
+            return str(run_id)
+        if self.path is not None:
+            return self.path.name
+        raise BundleError("this trajectory has no run id and no file name; save it first")
 
     # -- bundle I/O -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Write the bundle atomically: a crash mid-write leaves any earlier file at ``path`` intact."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        n = len(self)
-        blobs = [self._blob(i) for i in range(n)]
+        with self._lock:  # one consistent moment, also while a run appends in another thread
+            n = len(self)
+            blobs = self._blobs_in(0, n)
+            series = {name: self._series_copy(name, n) for name in self._series}
         offsets = np.zeros(n + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(b) for b in blobs])
         manifest = {
@@ -196,7 +223,7 @@ class Trajectory:
             "num_frames": n,
             "keyframe_every": KEYFRAME_EVERY,
             "palette": to_hex(self.palette).split(),
-            "series": self.series_names,
+            "series": list(series),
             "extras": list(self.extras),
             "config": self.config,
             "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -204,7 +231,7 @@ class Trajectory:
         with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("manifest.json", json.dumps(manifest, indent=1, default=_json_default))
             zf.writestr("input.png", _png_bytes(self.input_image), compress_type=zipfile.ZIP_STORED)
-            zf.writestr("series.npz", _npz_bytes(self.all_series()))
+            zf.writestr("series.npz", _npz_bytes(series))
             if self.extras:
                 zf.writestr("extras.npz", _npz_bytes(self.extras))
             zf.writestr("frames.idx.npy", _npy_bytes(offsets))
@@ -213,82 +240,101 @@ class Trajectory:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Trajectory":
-        """Open a bundle; frames are read lazily, one at a time."""
+        """Open a bundle; frames are read lazily, a few bytes per step asked for."""
         path = Path(path)
         try:
             with zipfile.ZipFile(path) as zf:
-                manifest = json.loads(zf.read("manifest.json"))
-                if manifest.get("format") != FORMAT:
-                    raise BundleError(f"{path.name} is not a pixel-art trajectory bundle")
-                if int(manifest.get("version", 0)) > VERSION:
-                    raise BundleError(
-                        f"{path.name} was written by a newer version (bundle v{manifest['version']}); "
-                        "update this program to open it"
-                    )
+                manifest = _check_manifest(json.loads(zf.read("manifest.json")), path.name)
                 input_image = np.asarray(Image.open(io.BytesIO(zf.read("input.png"))).convert("RGB"))
                 series = dict(np.load(io.BytesIO(zf.read("series.npz"))))
                 extras = dict(np.load(io.BytesIO(zf.read("extras.npz")))) if "extras.npz" in zf.namelist() else {}
                 offsets = np.load(io.BytesIO(zf.read("frames.idx.npy")))
-                info = zf.getinfo("frames.bin")
-                if info.compress_type != zipfile.ZIP_STORED:
-                    raise BundleError(f"{path.name}: frames are not stored uncompressed")
+                frames = _BundleFrames(path, zf.getinfo("frames.bin"), offsets)
+        except BundleError:
+            raise
         except FileNotFoundError:
             raise BundleError(f"bundle {path} does not exist") from None
         except IsADirectoryError:
             raise BundleError(f"{path} is a folder, not a bundle file") from None
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError, json.JSONDecodeError) as exc:
-            if isinstance(exc, BundleError):
-                raise
+        except PermissionError:
+            raise BundleError(f"{path.name} cannot be read: permission denied") from None
+        except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, json.JSONDecodeError) as exc:
             raise BundleError(
                 f"{path.name} is not a readable trajectory bundle ({exc.__class__.__name__}); "
                 "it may be truncated or not a bundle"
             ) from None
-        palette = parse_hex("\n".join(manifest["palette"]), source=f"{path.name} palette")
+        if frames.count != manifest["num_frames"]:
+            raise BundleError(f"{path.name}: frame index does not match the manifest (file damaged)")
         traj = cls(
-            palette=palette,
+            palette=parse_hex("\n".join(manifest["palette"]), source=f"{path.name} palette"),
             input_image=input_image,
             frame_size=tuple(manifest["frame_size"]),
-            config=manifest.get("config", {}),
+            config=manifest["config"],
             extras=extras,
         )
-        traj._source = _BundleFrames(path, info, offsets)
-        if traj._source.count != int(manifest["num_frames"]):
-            raise BundleError(f"{path.name}: frame index does not match the manifest (file damaged)")
+        traj._source = frames
         for name, values in series.items():
             traj._series[name] = _GrowingSeries(values)
         traj.path = path
         return traj
 
 
+def _check_manifest(manifest: Any, name: str) -> dict[str, Any]:
+    """The manifest's fields this reader relies on, checked; BundleError says which one is wrong."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BundleError(f"{name} is not a pixel-art trajectory bundle")
+    version = manifest.get("version", 0)
+    if not isinstance(version, int) or version > VERSION:
+        raise BundleError(f"{name} was written by a newer version (bundle v{version}); update this program to open it")
+    size = manifest.get("frame_size")
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and 1 <= v <= 4096 for v in size)):
+        raise BundleError(f"{name}: its manifest has no valid frame size (file damaged)")
+    if not isinstance(manifest.get("num_frames"), int) or manifest["num_frames"] < 0:
+        raise BundleError(f"{name}: its manifest has no valid frame count (file damaged)")
+    palette = manifest.get("palette")
+    if not (isinstance(palette, list) and palette and all(isinstance(h, str) for h in palette)):
+        raise BundleError(f"{name}: its manifest has no valid palette (file damaged)")
+    if not isinstance(manifest.setdefault("config", {}), dict):
+        raise BundleError(f"{name}: its manifest's config is not a mapping (file damaged)")
+    return manifest
+
+
 class _BundleFrames:
-    """Random access to the frame blobs inside a bundle's stored ``frames.bin`` member."""
+    """Random access to the frame blobs inside a bundle's stored ``frames.bin`` member.
+
+    The file is opened per read rather than held open, so any number of bundles can be open at once
+    (an evaluation opens a whole folder) without running out of file handles.
+    """
 
     def __init__(self, path: Path, info: zipfile.ZipInfo, offsets: np.ndarray) -> None:
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise BundleError(f"{path.name}: frames are not stored uncompressed")
         self.path = path
         self.offsets = offsets
         self.count = len(offsets) - 1
         with open(path, "rb") as fh:
             fh.seek(info.header_offset)
             header = fh.read(30)
-            if header[:4] != b"PK\x03\x04":
-                raise BundleError(f"{path.name}: damaged zip entry for frames")
-            name_len, extra_len = struct.unpack("<HH", header[26:30])
+        if header[:4] != b"PK\x03\x04":
+            raise BundleError(f"{path.name}: damaged zip entry for frames")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
         self.data_start = info.header_offset + 30 + name_len + extra_len
-        if int(offsets[-1]) != info.file_size:
+        if self.count < 0 or int(offsets[-1]) != info.file_size:
             raise BundleError(f"{path.name}: frame data is truncated")
-        self._lock = threading.Lock()
-        self._fh = open(path, "rb")
 
-    def blob(self, index: int) -> bytes:
-        start, end = int(self.offsets[index]), int(self.offsets[index + 1])
-        with self._lock:
-            self._fh.seek(self.data_start + start)
-            return self._fh.read(end - start)
-
-    def __del__(self) -> None:
-        fh = getattr(self, "_fh", None)
-        if fh is not None:
-            fh.close()
+    def blobs(self, start: int, stop: int) -> list[bytes]:
+        """The blobs of frames start..stop-1, read in one pass over their byte range."""
+        first, last = int(self.offsets[start]), int(self.offsets[stop])
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.data_start + first)
+                data = fh.read(last - first)
+        except OSError as exc:
+            raise BundleError(f"{self.path.name} can no longer be read ({exc.strerror or exc})") from None
+        if len(data) != last - first:
+            raise BundleError(f"{self.path.name}: frame data is truncated")
+        cuts = self.offsets[start : stop + 1] - first
+        return [data[int(a) : int(b)] for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 def _json_default(value: Any) -> Any:
@@ -319,3 +365,39 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, array)
     return buf.getvalue()
+
+
+@dataclass
+class BundleScan:
+    """The bundles of a folder that open, and a "name: why" line for each one skipped."""
+
+    folder: Path
+    trajectories: list[Trajectory]
+    skipped: list[str]
+
+
+def scan_bundles(folder: str | os.PathLike) -> BundleScan:
+    """Open every ``*.bundle`` in a folder. Damaged or empty bundles, and a second file of the same run
+    (labels refer to runs), are skipped with a reason instead of stopping the whole set."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BundleError(f"bundle folder {folder} does not exist" if not folder.exists() else f"{folder} is not a folder")
+    paths = sorted(folder.glob("*.bundle"))
+    if not paths:
+        raise BundleError(f"no .bundle files in {folder}")
+    trajectories, skipped, seen = [], [], {}
+    for path in paths:
+        try:
+            traj = Trajectory.load(path)
+        except BundleError as exc:
+            message = str(exc)
+            skipped.append(message if message.startswith(path.name) else f"{path.name}: {message}")
+            continue
+        if not len(traj):
+            skipped.append(f"{path.name}: holds no steps")
+        elif traj.run_id in seen:
+            skipped.append(f"{path.name}: the same run as {seen[traj.run_id]}, skipped")
+        else:
+            seen[traj.run_id] = path.name
+            trajectories.append(traj)
+    return BundleScan(folder, trajectories, skipped)

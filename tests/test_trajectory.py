@@ -136,3 +136,118 @@ def test_loaded_bundles_are_read_only_and_frames_are_validated(tmp_path):
         loaded.append(np.zeros((64, 64), np.uint8))
     with pytest.raises(IndexError):
         loaded.frame(3)
+
+
+def _rewrite_manifest(path, change):
+    import json
+
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    members["manifest.json"] = json.dumps(change(manifest)).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data, compress_type=zipfile.ZIP_STORED)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [(lambda m: {k: v for k, v in m.items() if k != "palette"}, "no valid palette"),
+     (lambda m: {k: v for k, v in m.items() if k != "num_frames"}, "no valid frame count"),
+     (lambda m: {**m, "frame_size": [64]}, "no valid frame size"),
+     (lambda m: [m], "not a pixel-art trajectory bundle"),
+     (lambda m: {**m, "version": 99}, "newer version")],
+)
+def test_damaged_manifests_are_refused_with_the_reason(tmp_path, change, message):
+    traj, _ = _trajectory(5)
+    path = traj.save(tmp_path / "m.bundle")
+    _rewrite_manifest(path, change)
+    with pytest.raises(BundleError, match=message):
+        Trajectory.load(path)
+
+
+def test_corrupt_frame_data_is_a_bundle_error_when_read(tmp_path):
+    traj, _ = _trajectory(40)
+    path = traj.save(tmp_path / "c.bundle")
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("frames.bin")
+    start = info.header_offset + 30 + len(info.filename) + 40  # inside the first frames' bytes
+    data[start : start + 200] = b"\x00" * 200
+    path.write_bytes(bytes(data))
+    loaded = Trajectory.load(path)  # frames are read lazily: the damage shows on reading them
+    with pytest.raises(BundleError, match="frame .* is damaged"):
+        loaded.frame(0)
+
+
+def test_open_bundles_hold_no_file_handles(tmp_path):
+    traj, _ = _trajectory(5)
+    paths = [traj.save(tmp_path / f"b{i}.bundle") for i in range(40)]
+    fd_dir = __import__("pathlib").Path("/proc/self/fd")
+    before = len(list(fd_dir.iterdir()))
+    opened = [Trajectory.load(p) for p in paths]
+    assert all(np.array_equal(t.frame(4), opened[0].frame(4)) for t in opened)
+    assert len(list(fd_dir.iterdir())) <= before + 1
+
+
+def test_reading_while_a_run_appends_loses_nothing(tmp_path):
+    import threading
+
+    traj = Trajectory(palette=PALETTE, input_image=np.zeros((8, 8, 3), np.uint8), frame_size=(16, 16))
+    errors, stop = [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                n = len(traj)
+                values = traj.series_map()
+                if n:
+                    assert np.isfinite(traj.series("norm")[:n]).all()
+                    traj.frame(n - 1)
+                assert all(len(v) == len(values["norm"]) for v in values.values()) if values else True
+                traj.save(tmp_path / "live.bundle")
+            except Exception as exc:  # noqa: BLE001 - the test reports any failure of the reader
+                errors.append(repr(exc))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    frame = np.zeros((16, 16), np.uint8)
+    for i in range(3000):
+        frame[i % 16, (i // 16) % 16] = i % 16
+        metrics = {"norm": float(i), "rate": i / 10}
+        if i > 100:
+            metrics["loss_sds"] = 1.0  # a series that appears mid-run, like the SDS losses
+        traj.append(frame, metrics)
+        if i % 10 == 9:
+            for j in range(i - 9, i + 1):
+                traj.set_metric("clip", j, 0.5)
+    stop.set()
+    thread.join()
+    assert not errors, errors[:3]
+    assert np.array_equal(traj.series("norm"), np.arange(3000.0))
+    assert np.isfinite(traj.series("clip")).all()
+    saved = Trajectory.load(tmp_path / "live.bundle")
+    assert len(saved.series("norm")) == len(saved)
+
+
+def test_scan_bundles_skips_damaged_empty_and_duplicate_runs(tmp_path):
+    good, _ = _trajectory(5)
+    good.config["run_id"] = "run-a"
+    good.save(tmp_path / "a.bundle")
+    good.save(tmp_path / "a_copy.bundle")
+    (tmp_path / "broken.bundle").write_bytes(b"nope")
+    other, _ = _trajectory(3, seed=2)
+    other.config["run_id"] = "run-b"
+    other.save(tmp_path / "b.bundle")
+    from pixelart.trajectory import scan_bundles
+
+    scan = scan_bundles(tmp_path)
+    assert [t.run_id for t in scan.trajectories] == ["run-a", "run-b"]
+    assert any(line.startswith("a_copy.bundle: the same run as a.bundle") for line in scan.skipped)
+    assert any(line.startswith("broken.bundle") for line in scan.skipped)
+    with pytest.raises(BundleError, match="is not a folder"):
+        scan_bundles(tmp_path / "a.bundle")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(BundleError, match="no .bundle files"):
+        scan_bundles(empty)
