@@ -47,7 +47,7 @@ from bench import full_size_configs as cfgs  # noqa: E402
 from bench.common import describe_machine, machine_info, run_scenarios, summarize  # noqa: E402
 from pixelart.config import MetricsConfig, RunConfig  # noqa: E402
 from pixelart.errors import ConfigError, PixelArtError  # noqa: E402
-from pixelart.guidance.sds import SDSConfig  # noqa: E402
+from pixelart.config import SDSConfig  # noqa: E402
 from pixelart.models import loading  # noqa: E402
 from pixelart.models.loaded import GuidanceModels, SemanticEncoder  # noqa: E402
 from pixelart.models.registry import DIFFUSION_MODELS, ENCODERS, diffusion_spec  # noqa: E402

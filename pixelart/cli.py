@@ -104,7 +104,7 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> "RunConfig":
     """Build a RunConfig from run/batch arguments."""
     from pixelart.config import GeneratorConfig, MetricsConfig, OptimConfig, RunConfig
-    from pixelart.guidance.sds import SDSConfig
+    from pixelart.config import SDSConfig
     from pixelart.palette import read_hex, to_hex
 
     encoders = tuple(e for e in args.encoders.split(",") if e and e != "none")

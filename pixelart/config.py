@@ -1,4 +1,7 @@
-"""Typed configuration of a pixel-art run; defaults follow SD-piXL and seed 000 §4.2."""
+"""Typed configuration of a pixel-art run; defaults follow SD-piXL and seed 000 §4.2.
+
+Plain dataclasses with no torch import, so that the CLI's parsing and help stay fast.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,38 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from pixelart.guidance.augment import AugmentConfig
 from pixelart.guidance.schedules import TimestepRange
-from pixelart.guidance.sds import SDSConfig
 
 AUTO_PROMPT = "auto"
 PARTS_MODES = ("auto", "on", "off")
 FALLBACK_PROMPT = "a full-body photo of a person wearing fashionable clothes"
+
+
+WEIGHTINGS = ("one_minus_alpha_bar", "constant")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Probabilities of each augmentation (SD-piXL's defaults); ``enabled=False`` turns all off."""
+
+    enabled: bool = True
+    grayscale_prob: float = 0.2
+    hflip_prob: float = 0.5
+    perspective_prob: float = 0.5
+    perspective_scale: float = 0.3
+
+
+@dataclass(frozen=True)
+class SDSConfig:
+    """Guidance settings (defaults follow SD-piXL's config)."""
+
+    guidance_scale: float = 40.0
+    schedule: str = "bounded_max"
+    t_range: TimestepRange = field(default_factory=TimestepRange)
+    weighting: str = "one_minus_alpha_bar"
+    use_controlnets: bool = True
+    controlnet_scale: float | None = None  # None: each ControlNet's registry scale
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass(frozen=True)

@@ -131,3 +131,9 @@ def test_ctrl_c_saves_the_steps_made_so_far(photo_path, tmp_path):
     traj = Trajectory.load(out)
     assert len(traj) > 1 and traj.config["interrupted"] is True
     assert np.array_equal(np.asarray(Image.open(tmp_path / "stopped.png")), traj.rgb(len(traj) - 1))
+
+
+def test_parsing_and_help_do_not_import_torch():
+    code = "import sys, pixelart.cli as c; c.build_parser(); print('torch' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.stdout.strip() == "False", res.stderr

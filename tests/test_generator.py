@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from pixelart.generator import PixelGenerator
-from pixelart.guidance.augment import AugmentConfig, augment_same
+from pixelart.config import AugmentConfig
+from pixelart.guidance.augment import augment_same
 from pixelart.guidance.schedules import TimestepRange, bounded_max, timestep_bounds, uniform
 from pixelart.regularizers import fft_high_frequency_loss, high_frequency_mask
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from pixelart.guidance.augment import AugmentConfig
-from pixelart.guidance.sds import SDSConfig, ScoreDistillation, cfg, sds_gradient, sds_surrogate_loss
+from pixelart.config import AugmentConfig
+from pixelart.config import SDSConfig
+from pixelart.guidance.sds import ScoreDistillation, cfg, sds_gradient, sds_surrogate_loss
 from pixelart.models.loading import load_guidance_models
 
 

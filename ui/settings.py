@@ -18,7 +18,7 @@ import gradio as gr
 from pixelart.config import AUTO_PROMPT, MetricsConfig, OptimConfig, RunConfig
 from pixelart.errors import ConfigError
 from pixelart.guidance.schedules import SCHEDULES
-from pixelart.guidance.sds import SDSConfig
+from pixelart.config import SDSConfig
 from pixelart.images import FITS, OUT_SIDE_MAX, OUT_SIDE_MIN
 from pixelart.models.registry import ENCODERS
 from pixelart.palette import MAX_KMEANS_COLORS, MIN_KMEANS_COLORS, read_hex, to_hex

@@ -7,21 +7,10 @@ runs wherever torch does and stays differentiable for the rendered image.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Probabilities of each augmentation (SD-piXL's defaults); ``enabled=False`` turns all off."""
-
-    enabled: bool = True
-    grayscale_prob: float = 0.2
-    hflip_prob: float = 0.5
-    perspective_prob: float = 0.5
-    perspective_scale: float = 0.3
+from pixelart.config import AugmentConfig
 
 
 def _grayscale(x: torch.Tensor) -> torch.Tensor:

@@ -12,34 +12,19 @@ respect to z is exactly ``grad``: the UNet is never backpropagated through.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
 
 from pixelart.errors import ConfigError
-from pixelart.guidance.augment import AugmentConfig, augment_same
+from pixelart.config import WEIGHTINGS, SDSConfig
+from pixelart.guidance.augment import augment_same
 from pixelart.guidance.controls import control_images
-from pixelart.guidance.schedules import TimestepRange, timestep_bounds
+from pixelart.guidance.schedules import timestep_bounds
 from pixelart.models.loaded import GuidanceModels
 from pixelart.timing import NULL_TIMER, StepTimer
-
-WEIGHTINGS = ("one_minus_alpha_bar", "constant")
-
-
-@dataclass(frozen=True)
-class SDSConfig:
-    """Guidance settings (defaults follow SD-piXL's config)."""
-
-    guidance_scale: float = 40.0
-    schedule: str = "bounded_max"
-    t_range: TimestepRange = field(default_factory=TimestepRange)
-    weighting: str = "one_minus_alpha_bar"
-    use_controlnets: bool = True
-    controlnet_scale: float | None = None  # None: each ControlNet's registry scale
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-
 
 @dataclass
 class SDSOutput:
