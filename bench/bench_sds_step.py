@@ -383,7 +383,7 @@ def measure(scenario: Scenario, *, weights_dir: Path | None = None) -> dict[str,
     )
     with _models(scenario, device, dtype, weights_dir) as (models, encoders):
         with _quiet():  # the run may load helpers itself (e.g. a segmenter)
-            run = BenchRun(bench_photo(), config, models=models, encoders=encoders,
+            run = BenchRun(bench_photo(), config, models=models, encoders=encoders, stage_timings=True,
                            resolution=scenario.resolution)
         samples = step_timings(run, scenario.warmup)
         unet_m = _params_m(models.pipe.unet)

@@ -43,7 +43,8 @@ from pixelart.atomic import atomic_path
 from pixelart.labels import Label, bundle_id_of
 from pixelart.stopping import SEED_STRATEGIES, STRATEGIES, StoppingStrategy, make_strategy
 from pixelart.stopping.part_rate import PartNormRate
-from pixelart.stopping.parts import PartMap, cell_index_map, has_part_series, part_series
+from pixelart.metrics import cell_index_map
+from pixelart.stopping.parts import PartMap, has_part_series, part_series
 from pixelart.trajectory import Trajectory
 
 Range = tuple[int, int]

@@ -8,7 +8,6 @@ stopping early is just stopping the iteration (the trajectory keeps every step m
 from __future__ import annotations
 
 import importlib.metadata
-import math
 import platform
 import time
 import uuid
@@ -27,7 +26,7 @@ from pixelart.errors import ConfigError, ModelNotAvailableError
 from pixelart.generator import PixelGenerator
 from pixelart.guidance.sds import ScoreDistillation
 from pixelart.images import validate_out_size, working_size
-from pixelart.metrics import SemanticScorer, art_at_working, l2_distance
+from pixelart.metrics import NormTable, SemanticScorer, nearest_upscale, relative_increase
 from pixelart.models.loaded import GuidanceModels, SemanticEncoder
 from pixelart.models.registry import diffusion_spec
 from pixelart.palette import MAX_FILE_COLORS, parse_hex
@@ -111,6 +110,7 @@ class PixelArtRun:
         encoders: Mapping[str, SemanticEncoder] | None = None,
         captioner: Callable[[Image.Image], str] | None = None,
         photo_name: str = "",
+        stage_timings: bool | None = None,
     ) -> None:
         # 1. Check inputs
         check_config(config)
@@ -143,7 +143,9 @@ class PixelArtRun:
             }
         self.scorer = SemanticScorer(encoders, self.photo_work) if encoders else None
         self.parts = self._part_map(work, spec.tiny, models, notes)
-        self._photo01 = self.photo_work.astype(np.float32) / 255.0
+        self.norm_table = NormTable(self.photo_work, palette, out,
+                                    regions=self.parts.regions() if self.parts is not None else None)
+        self._d0 = 0.0
 
         # 5. Prompt: typed, or a caption of the photo
         prompt = config.prompt.strip()
@@ -208,7 +210,11 @@ class PixelArtRun:
                 **(self.parts.config() if self.parts is not None else {}),
             },
         )
-        self.timer = StepTimer(models.device)
+        # per-stage times synchronise CUDA around every stage, which stalls the GPU's queue: on a GPU
+        # only when asked for (the benchmark does); on a CPU they cost nothing
+        if stage_timings is None:
+            stage_timings = models.device.type != "cuda"
+        self.timer = StepTimer(models.device, enabled=stage_timings)
         self._pending: list[tuple[int, np.ndarray]] = []
 
     def _part_map(self, photo: Image.Image, tiny: bool, models: GuidanceModels, notes: list[str]) -> PartMap | None:
@@ -241,44 +247,36 @@ class PixelArtRun:
 
     def _record(self, step: int, frame: np.ndarray, metrics: dict[str, float], start: float) -> StepRecord:
         with self.timer.section("metrics"):
-            art = art_at_working(frame, self.trajectory.palette, self.photo_work.shape[:2])
-            norm = l2_distance(art, self._photo01)
-            d0 = norm if step == 0 else float(self.trajectory.series("norm")[0])
-            metrics.update(norm=norm, rate=(norm - d0) / d0 if d0 > 0 else 0.0)
-            if self.parts is not None:
-                metrics.update(self.parts.norms(art, self._photo01))
+            measured = self.norm_table.measure(frame)  # d_t and the per-part norms, exact
+            if step == 0:
+                self._d0 = measured["norm"]
+            metrics.update(measured, rate=float(relative_increase(measured["norm"], self._d0)))
             self.trajectory.append(frame, metrics)
             filled = None
             if self.scorer is not None:
-                self._pending.append((step, (art * 255.0 + 0.5).astype(np.uint8)))
+                art = self.trajectory.palette[nearest_upscale(frame, self.photo_work.shape[:2])]
+                self._pending.append((step, art))
                 if len(self._pending) >= self.config.metrics.semantic_every or step == self.config.steps:
-                    filled = self._flush_semantic()
-        metrics.update({k: float(v) for k, v in self._semantic_at(step).items()})
+                    filled, sims = self._flush_semantic()
+                    metrics.update({name: float(values[-1]) for name, values in sims.items()})
         return StepRecord(
             step=step, total=self.config.steps, frame=frame, metrics=metrics,
             timings_ms=dict(self.timer.ms), elapsed_s=time.perf_counter() - start,
             trajectory=self.trajectory, semantic_filled=filled,
         )
 
-    def _semantic_at(self, step: int) -> dict[str, float]:
-        values = {}
-        for name in self.scorer.encoders if self.scorer else ():
-            v = self.trajectory.series(name)[step]
-            if math.isfinite(v):
-                values[name] = v
-        return values
-
-    def _flush_semantic(self) -> tuple[int, int] | None:
-        """Embed the buffered frames in one batch and write their similarities into the trajectory."""
+    def _flush_semantic(self) -> tuple[tuple[int, int] | None, dict[str, np.ndarray]]:
+        """Embed the buffered frames in one batch and write their similarities into the trajectory;
+        returns the steps filled and the similarities (in step order)."""
         if not self._pending or self.scorer is None:
-            return None
+            return None, {}
         steps = [s for s, _ in self._pending]
         sims = self.scorer.similarities([img for _, img in self._pending])
         for name, values in sims.items():
             for s, v in zip(steps, values):
                 self.trajectory.set_metric(name, s, v)
         self._pending = []
-        return steps[0], steps[-1]
+        return (steps[0], steps[-1]), sims
 
     def __iter__(self) -> Iterator[StepRecord]:
         cfg, gen = self.config, self.generator
@@ -308,8 +306,9 @@ class PixelArtRun:
                     self.lr_schedule.step()
                     gen.balance()
                     frame = gen.hard_indices()
+                loss_sds, loss_fft = torch.stack([out.loss.detach(), fft.detach()]).tolist()  # one sync
                 metrics = {
-                    "loss_sds": float(out.loss.detach()), "loss_fft": float(fft.detach()),
+                    "loss_sds": loss_sds, "loss_fft": loss_fft,
                     "timestep": float(out.timestep), "tau": tau, "lr": self.lr_schedule.get_last_lr()[0],
                 }
                 yield self._record(step, frame, metrics, start)

@@ -113,3 +113,26 @@ def test_perspective_with_zero_scale_is_nearly_identity():
     x = torch.rand(1, 3, 16, 16)
     cfg = AugmentConfig(grayscale_prob=0, hflip_prob=0, perspective_prob=1, perspective_scale=0.0)
     assert torch.allclose(augment_same([x], cfg, torch.Generator())[0], x, atol=1e-5)
+
+
+def test_norm_table_equals_upscaling_every_frame_and_its_fallback():
+    from pixelart.metrics import NormTable, art_at_working, l2_distance
+
+    rng = np.random.default_rng(4)
+    photo = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)
+    frames = [rng.integers(0, len(PALETTE), (12, 10), dtype=np.uint8) for _ in range(5)]
+    region = np.zeros((48, 40), bool)
+    region[10:30, 5:25] = True
+    table = NormTable(photo, PALETTE, (12, 10), regions={"part:Dress": region})
+    small = NormTable(photo, PALETTE, (12, 10), regions={"part:Dress": region})
+    small.MAX_TABLE = 0  # force the upscaling fallback on another instance
+    small.table = None
+    series = table.series(frames)
+    for i, frame in enumerate(frames):
+        art = art_at_working(frame, PALETTE, (48, 40))
+        expected = l2_distance(art, photo / 255.0)
+        inside = np.sqrt(np.square(art - photo / 255.0).sum(-1)[region].mean())
+        for measured in (table.measure(frame), small.measure(frame)):
+            assert measured["norm"] == pytest.approx(expected, rel=1e-5)
+            assert measured["part:Dress"] == pytest.approx(inside, rel=1e-5)
+        assert series["norm"][i] == pytest.approx(expected, rel=1e-5)

@@ -65,8 +65,11 @@ def test_records_frames_metrics_and_palette_strictness(photo):
                      run.photo_work / 255.0)
     assert traj.series("norm")[0] == pytest.approx(d0, rel=1e-5)
     assert traj.series("rate")[0] == 0
-    rate = traj.series("rate")
-    assert np.allclose(rate, (traj.series("norm") - d0) / d0)
+    norm, rate = traj.series("norm"), traj.series("rate")
+    assert np.allclose(rate, (norm - norm[0]) / norm[0], rtol=0, atol=1e-12)
+    for t in (3, 9):  # the recorded d_t is the plain L2 distance at the working resolution
+        art = art_at_working(records[t].frame, traj.palette, run.photo_work.shape[:2])
+        assert norm[t] == pytest.approx(l2_distance(art, run.photo_work / 255.0), rel=1e-5)
     # semantic similarity exists for every step (batches of 4 plus the final flush)
     for name in ("clip", "dino"):
         values = traj.series(name)

@@ -8,7 +8,7 @@ similarity average such a loss away. So each part gets its own series
 
 (the RMS per-pixel RGB distance inside the part, at the same working resolution and in the same
 [0, 1] RGB units as the whole-image norm d_t), recorded as ``part:<Label>`` for every label that covers
-at least ``MIN_PART_FRACTION`` of the image. A run records them while it goes (``PartMap.norms``);
+at least ``MIN_PART_FRACTION`` of the image. A run records them while it goes (``pixelart.metrics.NormTable``);
 a bundle recorded without them gets them offline from its frames and its stored (or a user-given)
 label map (``part_series``), with the same numbers up to float rounding.
 """
@@ -23,14 +23,12 @@ import numpy as np
 from PIL import Image
 
 from pixelart.errors import ConfigError
-from pixelart.metrics import nearest_upscale
+from pixelart.metrics import NormTable
 
 PART_PREFIX = "part:"
 MIN_PART_FRACTION = 0.002  # smaller regions are a few pixel-art pixels: their norm is noise
 PART_RATE_FLOOR = 0.02  # RMS floor for d_0^p, so a part that starts almost exact has a finite rate
 
-_RESUM_EVERY = 256  # part_series re-adds every cell this often, so rounding never accumulates
-_MAX_TABLE = 20_000_000  # cells x colours x parts above which part_series upscales frames instead
 
 # The 18 ATR labels of the clothes segmenter (mattmdjaga/segformer_b2_clothes), id = index; a label
 # map drawn by a user as a PNG uses the same ids.
@@ -50,16 +48,6 @@ def series_name(label: str) -> str:
     return PART_PREFIX + label
 
 
-def cell_index_map(frame_size: tuple[int, int], work_size: tuple[int, int]) -> np.ndarray:
-    """(H_work, W_work) int array: which pixel-art cell each working pixel shows (row-major index).
-
-    Built with the same nearest-neighbour upscale the metrics use, so sums over cells equal sums
-    over the working-resolution image exactly.
-    """
-    h, w = frame_size
-    return nearest_upscale(np.arange(h * w).reshape(h, w), work_size)
-
-
 @dataclass(frozen=True)
 class PartMap:
     """A label map at the working resolution and the label names (id = index into ``names``)."""
@@ -74,15 +62,9 @@ class PartMap:
         need = min_fraction * self.labels.size
         return {series_name(self.names[i]): i for i in range(len(self.names)) if counts[i] > 0 and counts[i] >= need}
 
-    def norms(self, art: np.ndarray, photo: np.ndarray) -> dict[str, float]:
-        """RMS per-pixel distance inside each tracked part, for one frame at the working resolution.
-
-        ``art`` and ``photo`` are (H, W, 3) float RGB in [0, 1] (as ``art_at_working`` gives).
-        """
-        sq = np.square(np.asarray(art, np.float32) - np.asarray(photo, np.float32)).sum(-1)
-        sums = np.bincount(self.labels.ravel(), weights=sq.ravel(), minlength=len(self.names))
-        counts = np.bincount(self.labels.ravel(), minlength=len(self.names))
-        return {name: float(np.sqrt(sums[i] / counts[i])) for name, i in self.tracked().items()}
+    def regions(self) -> dict[str, np.ndarray]:
+        """{series name: boolean mask at the working resolution} of every tracked part."""
+        return {name: self.labels == i for name, i in self.tracked().items()}
 
     def config(self) -> dict[str, Any]:
         """What a trajectory's config records about the map (the map itself goes to extras)."""
@@ -141,61 +123,19 @@ def segment_parts(photo: Image.Image, work_size: tuple[int, int], *, tiny: bool,
 
 
 def part_series(traj: Any, part_map: PartMap, *, steps: Sequence[int] | None = None) -> dict[str, np.ndarray]:
-    """Per-part norm series computed offline from a trajectory's frames (all steps by default).
-
-    For each part, cell and palette colour the squared distance to the photo is summed once; a
-    frame's part sums are then a gather over its cells, about 16x less work than upscaling each
-    frame to the working resolution and the same numbers.
-    """
-    tracked = part_map.tracked()
-    photo = np.asarray(traj.input_image, np.float64) / 255.0
-    work = photo.shape[:2]
+    """Per-part norm series computed offline from a trajectory's frames (all steps by default), with
+    the same ``NormTable`` a run records them with, so the numbers agree."""
+    work = traj.input_image.shape[:2]
     if part_map.labels.shape != work:
         raise ConfigError(f"part map {part_map.labels.shape} does not match the working resolution {work}")
-    steps = range(len(traj)) if steps is None else steps
-    n_cells = traj.frame_size[0] * traj.frame_size[1]
-    if n_cells * len(traj.palette) * len(tracked) > _MAX_TABLE:
-        return _part_series_direct(traj, part_map, steps)
-    cells = cell_index_map(traj.frame_size, work).ravel()
-    palette = np.asarray(traj.palette, np.float64) / 255.0
-    part_of_pixel = np.full(part_map.labels.size, -1)
-    ids = list(tracked.values())
-    for j, label in enumerate(ids):
-        part_of_pixel[part_map.labels.ravel() == label] = j
-    inside = part_of_pixel >= 0
-    key = part_of_pixel[inside] * n_cells + cells[inside]
-    # table[cell, colour, part] = sum of ||palette[colour] - photo[i]||^2 over pixels i of the part in the cell
-    table = np.empty((n_cells, len(palette), len(ids)))
-    flat_photo = photo.reshape(-1, 3)[inside]
-    for k, colour in enumerate(palette):
-        sq = np.square(flat_photo - colour).sum(-1)
-        table[:, k, :] = np.bincount(key, weights=sq, minlength=len(ids) * n_cells).reshape(len(ids), n_cells).T
-    counts = np.bincount(part_of_pixel[inside], minlength=len(ids)).astype(np.float64)
-    out = np.full((len(ids), len(traj)), np.nan)
-    cell_range = np.arange(n_cells)
-    prev, sums = None, None
-    for i, t in enumerate(steps):
-        frame = traj.frame(t).ravel()
-        if prev is None or i % _RESUM_EVERY == 0:
-            sums = table[cell_range, frame].sum(0)
-        else:
-            # consecutive SDS frames differ in a few cells: update the sums with those only
-            changed = np.flatnonzero(frame != prev)
-            sums = sums + (table[changed, frame[changed]] - table[changed, prev[changed]]).sum(0)
-        prev = frame
-        out[:, t] = np.sqrt(np.maximum(sums, 0.0) / counts)
-    return {name: out[j] for j, name in enumerate(tracked)}
-
-
-def _part_series_direct(traj: Any, part_map: PartMap, steps: Sequence[int]) -> dict[str, np.ndarray]:
-    """The plain way (upscale each frame), for outputs so large that the table would not pay off."""
-    from pixelart.metrics import art_at_working
-
-    photo = np.asarray(traj.input_image, np.float32) / 255.0
-    out = {name: np.full(len(traj), np.nan) for name in part_map.tracked()}
-    for t in steps:
-        for name, value in part_map.norms(art_at_working(traj.frame(t), traj.palette, photo.shape[:2]), photo).items():
-            out[name][t] = value
+    table = NormTable(traj.input_image, traj.palette, traj.frame_size, regions=part_map.regions())
+    steps = list(range(len(traj)) if steps is None else steps)
+    measured = table.series(traj.frame(t) for t in steps)
+    out = {}
+    for name in table.names:
+        values = np.full(len(traj), np.nan)
+        values[steps] = measured[name]
+        out[name] = values
     return out
 
 
