@@ -28,8 +28,9 @@ from pixelart.guidance.sds import ScoreDistillation
 from pixelart.images import validate_out_size, working_size
 from pixelart.metrics import NormTable, SemanticScorer, nearest_upscale, relative_increase
 from pixelart.models.loaded import GuidanceModels, SemanticEncoder
-from pixelart.models.registry import diffusion_spec
-from pixelart.palette import MAX_FILE_COLORS, parse_hex
+from pixelart.guidance.schedules import SCHEDULES
+from pixelart.models.registry import ENCODERS, check_model_name
+from pixelart.palette import MAX_FILE_COLORS, MAX_KMEANS_COLORS, MIN_KMEANS_COLORS, parse_hex
 from pixelart.preparation import prepare
 from pixelart.regularizers import fft_high_frequency_loss, high_frequency_mask
 from pixelart.stopping.parts import PartMap, segment_parts
@@ -68,9 +69,11 @@ class RunSetup:
 def check_config(config: RunConfig) -> None:
     """Raise ConfigError with a one-line reason for any out-of-range option."""
     validate_out_size(config.size)
-    diffusion_spec(config.model)
-    if config.palette_hex is None and not 2 <= config.colors <= 64:
-        raise ConfigError(f"palette size {config.colors} is out of range: choose 2 to 64 colours")
+    check_model_name(config.model)
+    if config.palette_hex is None and not MIN_KMEANS_COLORS <= config.colors <= MAX_KMEANS_COLORS:
+        raise ConfigError(
+            f"palette size {config.colors} is out of range: choose {MIN_KMEANS_COLORS} to {MAX_KMEANS_COLORS} colours"
+        )
     if config.palette_hex is not None and not 2 <= len(config.palette_hex) <= MAX_FILE_COLORS:
         raise ConfigError(f"a palette needs 2 to {MAX_FILE_COLORS} colours, got {len(config.palette_hex)}")
     if not 1 <= config.steps <= 1_000_000:
@@ -85,6 +88,15 @@ def check_config(config: RunConfig) -> None:
         raise ConfigError("the prompt is empty: type a description of the photo, or use 'auto'")
     if config.generator.tau <= 0 or config.generator.tau_min <= 0 or config.generator.tau_max < config.generator.tau_min:
         raise ConfigError("temperatures must be positive with tau_min <= tau_max")
+    if config.guidance.schedule not in SCHEDULES:
+        raise ConfigError(f"unknown timestep schedule '{config.guidance.schedule}'; choose one of: {', '.join(SCHEDULES)}")
+    if not config.optim.lr > 0 or config.optim.warmup_steps < 0:
+        raise ConfigError("the learning rate must be positive and the warm-up steps zero or more")
+    unknown = [e for e in config.metrics.encoders if e not in ENCODERS]
+    if unknown:
+        raise ConfigError(f"unknown encoder {', '.join(unknown)}; choose from {', '.join(ENCODERS)}")
+    if config.fit not in ("crop", "pad"):
+        raise ConfigError(f"fit must be crop or pad, got '{config.fit}'")
 
 
 def library_versions() -> dict[str, str]:
@@ -115,10 +127,7 @@ class PixelArtRun:
         # 1. Check inputs
         check_config(config)
         self.config = config
-        spec = diffusion_spec(config.model)
         notes: list[str] = []
-        if spec.tiny:
-            notes.append(f"'{spec.name}' is a tiny test model with random weights: its images are not meaningful")
 
         # 2. + 3. Crop/pad the photo to the output's aspect ratio; k-means palette or the given one
         fixed = parse_hex("\n".join(config.palette_hex)) if config.palette_hex is not None else None
@@ -136,6 +145,9 @@ class PixelArtRun:
                 controlnets=config.guidance.use_controlnets,
             )
         self.models = models
+        spec = models.spec  # a registry entry, or one read from a local pipeline folder
+        if spec.tiny:
+            notes.insert(0, f"'{spec.name}' is a tiny test model with random weights: its images are not meaningful")
         if encoders is None:
             encoders = {
                 name: loading.load_encoder(name, tiny=spec.tiny, device=models.device, dtype=models.dtype)

@@ -137,3 +137,17 @@ def test_parsing_and_help_do_not_import_torch():
     code = "import sys, pixelart.cli as c; c.build_parser(); print('torch' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.stdout.strip() == "False", res.stderr
+
+
+def test_run_accepts_a_local_pipeline_folder_as_model(photo_path, tmp_path, capsys):
+    from pixelart.models.tiny import materialize_tiny
+
+    folder = materialize_tiny("pixelart-tiny/sd")  # a StableDiffusionPipeline saved with save_pretrained
+    out = tmp_path / "local.bundle"
+    code = main(["run", str(photo_path), "--out", str(out), "--model", str(folder), "--steps", "3", "--size", "16",
+                 "--prompt", "a jacket", "--encoders", "none", "--parts", "off", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    traj = Trajectory.load(out)
+    assert len(traj) == 4 and traj.config["model_id"] == str(folder) and traj.config["model_family"] == "sd"
+    assert main(["run", str(photo_path), "--out", str(out), "--model", "no-such-model"]) == 2
+    assert "unknown model 'no-such-model'" in capsys.readouterr().err

@@ -25,6 +25,7 @@ import torch
 from pixelart.errors import ConfigError, ModelNotAvailableError
 from pixelart.models.loaded import GuidanceModels, SemanticEncoder
 from pixelart.models.registry import (
+    REPO_ID,
     CAPTIONER,
     CLOTHES_SEGMENTER,
     DIFFUSION_MODELS,
@@ -47,7 +48,6 @@ _WEIGHT_SUFFIXES = (".safetensors", ".bin")
 # Pipeline components the engine never uses: their absence does not make a snapshot incomplete.
 _OPTIONAL_COMPONENTS = {"safety_checker", "feature_extractor", "image_encoder"}
 _NO_WEIGHTS = ("Tokenizer", "Scheduler", "Processor", "FeatureExtractor")
-_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _PIPELINE_FAMILIES = {"StableDiffusionXLPipeline": "sdxl", "StableDiffusionPipeline": "sd"}
 
 # One lock for all loads: two app threads asking for the same model must not both load it.
@@ -156,7 +156,7 @@ def resolve_local(
     local = Path(repo_id).expanduser()
     if local.is_dir():
         return local
-    if not _REPO_ID.match(repo_id):
+    if not REPO_ID.match(repo_id):
         raise ModelNotAvailableError(name, repo_id, "not a local directory nor a Hugging Face repo id")
     cached = cached_snapshot(repo_id, kind)
     if cached is not None:
@@ -247,7 +247,7 @@ def _diffusion_source(name_or_path: str) -> tuple[DiffusionSpec, Path]:
     local = Path(name_or_path).expanduser()
     if local.is_dir():
         return _spec_from_folder(local, name_or_path), local
-    if _REPO_ID.match(name_or_path):  # a hub id outside the registry: same path as a local folder
+    if REPO_ID.match(name_or_path):  # a hub id outside the registry: same path as a local folder
         path = resolve_local(name_or_path, kind=PIPELINE, name=name_or_path)
         return _spec_from_folder(path, name_or_path), path
     diffusion_spec(name_or_path)  # raises ConfigError listing the known names

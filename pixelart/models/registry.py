@@ -8,7 +8,9 @@ exactly the same loading code as the real weights; its images are not meaningful
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,17 @@ def diffusion_spec(name: str) -> DiffusionSpec:
         raise ConfigError(
             f"unknown model '{name}'; choose one of: {', '.join(DIFFUSION_MODELS)}"
         ) from None
+
+
+REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # "org/name" on the Hugging Face hub
+
+
+def check_model_name(name: str) -> None:
+    """Accept what the loader accepts: a registry name, a local pipeline folder, or a hub id
+    ("org/name"); anything else gets a message listing the registry names."""
+    if name in DIFFUSION_MODELS or Path(name).expanduser().is_dir() or REPO_ID.match(name):
+        return
+    diffusion_spec(name)
 
 
 def encoder_specs(tiny: bool) -> dict[str, EncoderSpec]:
