@@ -11,6 +11,7 @@ from PIL import Image
 
 from pixelart.errors import ConfigError
 from pixelart.palette import map_to_palette
+from pixelart.preparation import PreparedPhoto, prepare
 
 DOWNSAMPLERS: dict[str, Image.Resampling] = {
     "nearest": Image.Resampling.NEAREST,
@@ -38,3 +39,19 @@ def pixelize(
 ) -> np.ndarray:
     """Classical pixel art: downsample with ``method`` and map to ``palette`` -> (H, W) uint8 indices."""
     return map_to_palette(downsample(photo, out_size, method), palette)
+
+
+def classical_pixel_art(
+    photo: Image.Image,
+    size: tuple[int, int],
+    *,
+    colors: int = 16,
+    palette: np.ndarray | None = None,
+    fit: str = "crop",
+    seed: int = 0,
+    method: str = "area",
+) -> tuple[PreparedPhoto, np.ndarray]:
+    """The photo prepared as a run would (crop/pad, k-means palette with the run's seed) and its
+    classical pixel art (indices): the app's instant preview and ``pixelart baseline``."""
+    prep = prepare(photo, size, colors=colors, palette=palette, fit=fit, seed=seed)
+    return prep, pixelize(prep.photo, prep.out_size, prep.palette, method)

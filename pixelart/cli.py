@@ -46,12 +46,13 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def strategy_arg(text: str) -> tuple[str, float | None]:
-    """'norm_rate' or 'norm_rate=0.3' -> (name, param)."""
-    name, _, value = text.partition("=")
+    """'norm_rate' or 'norm_rate=0.3' -> (name, param), as an argparse type."""
+    from pixelart.stopping import parse_strategy_spec
+
     try:
-        return name.strip(), float(value) if value else None
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}': the value after '=' must be a number") from None
+        return parse_strategy_spec(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_palette_arguments(p: argparse.ArgumentParser) -> None:
@@ -243,22 +244,18 @@ def _add_stops_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("stops", "print where each stopping strategy stops on a recorded trajectory", _add_stops_arguments)
 def cmd_stops(args: argparse.Namespace) -> int:
-    from pixelart.stopping import STRATEGIES, make_strategy
+    from pixelart.stopping import stop_decisions
     from pixelart.trajectory import Trajectory
 
     traj = Trajectory.load(args.bundle)
-    series = {k: traj.series(k) for k in traj.series_names}
-    wanted = args.strategy or [(name, None) for name in STRATEGIES]
     rows = []
-    for name, param in wanted:
-        strategy = make_strategy(name, param)
-        missing = strategy.missing(series)
-        if missing:
-            rows.append({"strategy": name, "param": strategy.param, "step": None, "fired": False,
-                         "reason": f"not recorded in this bundle: {', '.join(missing)}"})
-            continue
-        d = strategy.decide(series)
-        rows.append({"strategy": name, "param": d.param, "step": d.step, "fired": d.fired, "reason": d.reason})
+    for o in stop_decisions(traj.series_map(), args.strategy):
+        if o.decision is None:
+            reason = f"not recorded in this bundle: {', '.join(o.missing)}"
+            rows.append({"strategy": o.name, "param": o.param, "step": None, "fired": False, "reason": reason})
+        else:
+            d = o.decision
+            rows.append({"strategy": o.name, "param": d.param, "step": d.step, "fired": d.fired, "reason": d.reason})
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0

@@ -107,3 +107,15 @@ def test_area_downsampling_averages_and_nearest_samples():
 def test_unknown_baseline_method():
     with pytest.raises(ConfigError, match="choose one of"):
         downsample(Image.new("RGB", (32, 32)), (16, 16), "median")
+
+
+def test_classical_pixel_art_is_the_runs_preparation_and_init_baseline():
+    from pixelart.baselines import classical_pixel_art
+    from pixelart.preparation import prepare
+
+    rng = np.random.default_rng(2)
+    photo = Image.fromarray(rng.integers(0, 256, (300, 200, 3), dtype=np.uint8))
+    prep, idx = classical_pixel_art(photo, (24, 16), colors=6, seed=3)
+    again = prepare(photo, (24, 16), colors=6, seed=3)
+    assert np.array_equal(prep.palette, again.palette) and idx.shape == (24, 16)
+    assert np.array_equal(idx, pixelize(again.photo, (24, 16), again.palette, "area"))

@@ -90,3 +90,22 @@ def test_unknown_strategy_and_bad_options():
         make_strategy("oracle")
     with pytest.raises(ConfigError, match="takes no options"):
         make_strategy("fixed_step", 3, patience=2)
+
+
+def test_stop_decisions_finished_live_and_missing():
+    from pixelart.stopping import parse_strategy_spec, stop_decisions
+
+    s = _series(NORM, clip=[0.1, 0.5, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    final = {o.name: o for o in stop_decisions(s, [("norm_rate", 0.3), ("clip_max", None), ("dino_max", None)])}
+    assert final["norm_rate"].decision.step == 4 and final["clip_max"].decision.step == 2
+    assert final["dino_max"].decision is None and final["dino_max"].missing == ["dino"]
+    live = {o.name: o for o in stop_decisions(s, [("fixed_step", 50), ("clip_max", None)], final=False,
+                                              options={"clip_max": {"patience": 3}})}
+    assert live["fixed_step"].decision is None  # not reached yet: no marker mid-run
+    assert live["clip_max"].decision.step == 2  # best step 2 is 5 steps old
+    assert parse_strategy_spec("norm_rate=0.3") == ("norm_rate", 0.3)
+    assert parse_strategy_spec(" clip_max ") == ("clip_max", None)
+    with pytest.raises(ConfigError, match="must be a number"):
+        parse_strategy_spec("norm_rate=high")
+    with pytest.raises(ConfigError, match="choose from"):
+        parse_strategy_spec("oracle=1")

@@ -5,6 +5,9 @@ evaluation all read ``STRATEGIES``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Iterable
+
 from pixelart.errors import ConfigError
 from pixelart.stopping.base import Series, StopDecision, StoppingStrategy
 from pixelart.stopping.combined import NormRateCap, NormRateClipGate
@@ -41,6 +44,56 @@ def make_strategy(name: str, param: float | None = None, **options) -> StoppingS
     return cls(param, **options)
 
 
+def parse_strategy_spec(text: str) -> tuple[str, float | None]:
+    """'norm_rate' or 'norm_rate=0.3' -> (name, param); the name is checked against the registry."""
+    name, _, value = text.partition("=")
+    name = name.strip()
+    if name not in STRATEGIES:
+        raise ConfigError(f"unknown stopping strategy '{name}'; choose from: {', '.join(STRATEGIES)}")
+    try:
+        return name, float(value) if value.strip() else None
+    except ValueError:
+        raise ConfigError(f"'{text}': the value after '=' must be a number") from None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One strategy on one recording: its decision, or the series it lacks."""
+
+    name: str
+    param: float | None
+    decision: StopDecision | None  # None: not recorded, or (live) not fired yet
+    missing: list[str] = field(default_factory=list)
+
+
+def stop_decisions(
+    series: Series,
+    wanted: Iterable[tuple[str, float | None]] | None = None,
+    *,
+    final: bool = True,
+    options: dict[str, dict] | None = None,
+) -> list[Outcome]:
+    """Where each strategy stops on a recording: the one loop behind ``pixelart stops``, the app's
+    chart markers and its "jump to the step" button.
+
+    ``final=True`` decides on a finished recording (a strategy that never fired stops at the last
+    step); ``final=False`` answers as the strategy would live, mid-run (None until it fires).
+    ``options`` gives per-strategy keyword options, e.g. ``{"clip_max": {"patience": 500}}``.
+    """
+    outcomes = []
+    for name, param in wanted if wanted is not None else [(n, None) for n in STRATEGIES]:
+        strategy = make_strategy(name, param, **(options or {}).get(name, {}))
+        missing = strategy.missing(series)
+        if missing:
+            decision = None
+        elif final:
+            decision = strategy.decide(series)
+        else:
+            decision = strategy.check(series, final=False)
+        outcomes.append(Outcome(name, strategy.param, decision, missing))
+    return outcomes
+
+
 def decide_all(series: Series, names=None) -> dict[str, StopDecision]:
     """Every strategy's offline decision (default parameters) on one recorded series."""
     return {name: make_strategy(name).decide(series) for name in (names or STRATEGIES)}
@@ -48,5 +101,5 @@ def decide_all(series: Series, names=None) -> dict[str, StopDecision]:
 
 __all__ = [
     "STRATEGIES", "SEED_STRATEGIES", "NEW_STRATEGIES", "StopDecision", "StoppingStrategy", "make_strategy",
-    "decide_all", "strategy_options",
+    "decide_all", "strategy_options", "parse_strategy_spec", "Outcome", "stop_decisions",
 ]
