@@ -106,7 +106,7 @@ def config_from_args(args: argparse.Namespace) -> "RunConfig":
     """Build a RunConfig from run/batch arguments."""
     from pixelart.config import GeneratorConfig, MetricsConfig, OptimConfig, RunConfig
     from pixelart.config import SDSConfig
-    from pixelart.palette import read_hex, to_hex
+    from pixelart.palette import hex_codes, read_hex
 
     encoders = tuple(e for e in args.encoders.split(",") if e and e != "none")
     for e in encoders:
@@ -114,7 +114,7 @@ def config_from_args(args: argparse.Namespace) -> "RunConfig":
             raise ConfigError(f"unknown encoder '{e}'; use clip, dino or none")
     palette_hex = None
     if args.palette is not None:
-        palette_hex = tuple(to_hex(read_hex(args.palette)).split())
+        palette_hex = hex_codes(read_hex(args.palette))
     return RunConfig(
         model=args.model, prompt=args.prompt, negative_prompt=args.negative_prompt, size=args.size,
         colors=args.colors, palette_hex=palette_hex, steps=args.steps, seed=args.seed, fit=args.fit,

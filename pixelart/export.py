@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,12 @@ from pixelart.palette import indices_to_rgb, to_hex
 from pixelart.trajectory import Trajectory
 
 UPSCALE_TARGET = 512  # upscaled exports are at least this many pixels on the long side
+
+
+def safe_stem(text: str, fallback: str = "pixelart", max_len: int = 80) -> str:
+    """A file-name stem of letters, digits, '-', '_' and '.' only, whatever the browser or user sent."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("._")[:max_len]
+    return stem or fallback
 
 
 def upscale_factor(size: tuple[int, int], target: int = UPSCALE_TARGET) -> int:

@@ -88,11 +88,9 @@ def to_hex(palette: np.ndarray) -> str:
     return "".join(f"{r:02x}{g:02x}{b:02x}\n" for r, g, b in np.asarray(palette, dtype=np.uint8))
 
 
-def write_hex(palette: np.ndarray, path: str | os.PathLike) -> Path:
-    """Write a ``.hex`` palette file."""
-    path = Path(path)
-    path.write_text(to_hex(palette), encoding="utf-8")
-    return path
+def hex_codes(palette: np.ndarray) -> tuple[str, ...]:
+    """The palette as "rrggbb" strings (how a RunConfig and a bundle's manifest hold it)."""
+    return tuple(to_hex(palette).split())
 
 
 def map_to_palette(image: np.ndarray, palette: np.ndarray) -> np.ndarray:

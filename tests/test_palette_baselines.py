@@ -12,9 +12,10 @@ from pixelart.palette import (
     map_to_palette,
     parse_hex,
     read_hex,
+    hex_codes,
     to_hex,
-    write_hex,
 )
+from pixelart.export import save_hex
 
 
 def _stripes(colors, h=60, w=60):
@@ -52,9 +53,10 @@ def test_kmeans_refuses_out_of_range_sizes(k):
 
 def test_hex_round_trip(tmp_path):
     pal = np.array([[0, 0, 0], [255, 255, 255], [18, 52, 86]], np.uint8)
-    path = write_hex(pal, tmp_path / "p.hex")
+    path = save_hex(pal, tmp_path / "p.hex")
     assert path.read_text() == "000000\nffffff\n123456\n"
     assert np.array_equal(read_hex(path), pal)
+    assert hex_codes(pal) == ("000000", "ffffff", "123456")
 
 
 def test_hex_accepts_hash_prefix_blank_lines_and_bom():
@@ -119,3 +121,10 @@ def test_classical_pixel_art_is_the_runs_preparation_and_init_baseline():
     again = prepare(photo, (24, 16), colors=6, seed=3)
     assert np.array_equal(prep.palette, again.palette) and idx.shape == (24, 16)
     assert np.array_equal(idx, pixelize(again.photo, (24, 16), again.palette, "area"))
+
+
+def test_safe_stem():
+    from pixelart.export import safe_stem
+
+    assert safe_stem("../My photo (1).JPG") == "My_photo_1_.JPG"
+    assert safe_stem("\n..") == "pixelart" and len(safe_stem("a" * 500)) == 80
