@@ -6,6 +6,11 @@ folder and the bundle is renamed into place *last*. So a bundle under its final 
 finished run, a rerun skips it, and a crash mid-photo leaves only the work folder, which the next
 run deletes before starting that photo again.
 
+What all photos share (the options, the stop strategy, the model and encoders) is checked once,
+before the first photo runs: a problem there stops the batch with one error. Only a photo that
+cannot be used (``ImageInputError``: unreadable, too small, ...) is skipped and reported, and the
+command then exits with status 1.
+
 Several GPUs: start the same command through a launcher, e.g.
 
     accelerate launch --num_processes 4 -m pixelart batch PHOTOS --out BUNDLES ...
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from pixelart.config import RunConfig
-from pixelart.errors import ConfigError, PixelArtError
+from pixelart.errors import ConfigError, ImageInputError
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif")
 PARTIAL_PREFIX = ".partial-"
@@ -69,12 +74,28 @@ def list_photos(folder: str | os.PathLike) -> list[Path]:
 
 
 def bundle_names(photos: Sequence[Path]) -> dict[Path, str]:
-    """Bundle file name per photo: ``<stem>.bundle``, or ``<stem>_<ext>.bundle`` when stems collide."""
+    """Bundle file name per photo: ``<stem>.bundle``; when stems collide, ``<stem>_<ext>.bundle`` with the
+    suffix as written (``a.jpg`` -> ``a_jpg``, ``a.PNG`` -> ``a_PNG``), and ``_2``, ``_3``, ... where names
+    still collide. Names are compared case-insensitively (``a_jpg`` and ``a_JPG`` are one file on macOS
+    and Windows). The photo's own stem is kept as it is: the file system already accepted it."""
+    photos = sorted(photos)
     stems: dict[str, int] = {}
     for p in photos:
-        stems[p.stem] = stems.get(p.stem, 0) + 1
-    return {p: (p.stem if stems[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}") + ".bundle"
-            for p in photos}
+        stems[p.stem.casefold()] = stems.get(p.stem.casefold(), 0) + 1
+    unique = [p for p in photos if stems[p.stem.casefold()] == 1]
+    taken = {p.stem.casefold() for p in unique}  # reserved first, so a suffixed name never displaces them
+    names = {p: p.stem for p in unique}
+    for p in photos:
+        if p in names:
+            continue
+        base = f"{p.stem}_{p.suffix.lstrip('.')}"
+        name, n = base, 1
+        while name.casefold() in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name.casefold())
+        names[p] = name
+    return {p: names[p] + ".bundle" for p in photos}
 
 
 def device_for(config: RunConfig, shard: Shard) -> RunConfig:
@@ -96,7 +117,7 @@ class PhotoResult:
 
     photo: Path
     bundle: Path
-    status: str  # "done", "skipped" (already finished), "failed" (reported, not fatal), "interrupted"
+    status: str  # "done", "skipped" (already finished), "failed" (unusable photo, reported), "interrupted"
     message: str = ""
     steps: int = 0
 
@@ -115,23 +136,54 @@ class BatchSummary:
     def interrupted(self) -> bool:
         return any(r.status == "interrupted" for r in self.results)
 
+    @property
+    def exit_code(self) -> int:
+        """130 when interrupted, 1 when a photo failed, else 0."""
+        return 130 if self.interrupted else 1 if self.count("failed") else 0
+
+
+def check_setup(
+    config: RunConfig, *, stop_on: tuple[str, float | None] | None = None, patience: int = 500
+) -> None:
+    """What every photo shares, checked once: the options and the stop strategy. A bad one is a
+    ConfigError for the whole batch, not a failure of each photo."""
+    from pixelart.cli import stop_strategy
+    from pixelart.run import check_config
+
+    check_config(config)
+    stop_strategy(stop_on, patience, config)
+
+
+def load_models(config: RunConfig) -> None:
+    """Load the models as each photo's run will (once per process, so the runs reuse them): a missing
+    or broken model stops the batch before its first photo."""
+    from pixelart.run import load_encoders, load_guidance
+
+    load_encoders(config, load_guidance(config))
+
 
 def iter_batch(
     photo_dir: str | os.PathLike, out_dir: str | os.PathLike, config: RunConfig, *, shard: Shard | None = None,
     stop_on: tuple[str, float | None] | None = None, patience: int = 500, save_every: int = 500, quiet: bool = True,
-    runner: Callable[..., dict] | None = None,
+    runner: Callable[..., dict] | None = None, preload: bool | None = None,
 ) -> Iterator[PhotoResult]:
     """Run this process's photos one by one, yielding a result per photo (the caller shows progress).
 
-    ``runner`` defaults to ``pixelart.cli.run_to_bundle`` (a test may pass one that fails).
+    The options, the stop strategy and (``preload``, by default when ``runner`` is the default) the
+    models are checked before the first photo runs; a problem there raises (ConfigError,
+    ModelNotAvailableError) for the whole batch. Per photo, only an unusable photo (ImageInputError)
+    is reported as "failed" and the batch goes on. ``runner`` defaults to
+    ``pixelart.cli.run_to_bundle`` (a test may pass one that fails).
     """
     from pixelart.cli import run_to_bundle
 
+    preload = runner is None if preload is None else preload
     runner = runner or run_to_bundle
     shard = shard or shard_from_env()
+    check_setup(config, stop_on=stop_on, patience=patience)
+    photos = list_photos(photo_dir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    photos = list_photos(photo_dir)
     names = bundle_names(photos)
     config = device_for(config, shard)
     for photo in shard.take(photos):
@@ -139,17 +191,20 @@ def iter_batch(
         if final.is_file():
             yield PhotoResult(photo, final, "skipped", "already finished")
             continue
+        if preload:  # before the first photo that runs (a resumed, finished batch loads nothing)
+            load_models(config)
+            preload = False
         work = out_dir / f"{PARTIAL_PREFIX}{final.stem}"
         shutil.rmtree(work, ignore_errors=True)  # what a crashed attempt left: start this photo over
         work.mkdir()
         try:
             summary = runner(photo, config, work / final.name, stop_on=stop_on, patience=patience,
                              save_every=save_every, quiet=quiet, position=1)
-        except PixelArtError as exc:  # unreadable photo, model missing, ...: report and go on
+        except ImageInputError as exc:  # this photo is unusable (unreadable, too small, ...): report, go on
             shutil.rmtree(work, ignore_errors=True)
             yield PhotoResult(photo, final, "failed", str(exc))
             continue
-        except BaseException:
+        except BaseException:  # anything else concerns every photo: stop the batch
             shutil.rmtree(work, ignore_errors=True)
             raise
         if summary.get("interrupted"):
@@ -178,6 +233,7 @@ def run_batch(
     from tqdm.auto import tqdm
 
     shard = shard or shard_from_env()
+    check_setup(config, stop_on=stop_on, patience=patience)  # before the bar: a bad option is one line
     summary = BatchSummary(shard)
     mine = shard.take(list_photos(photo_dir))
     desc = "photos" if shard.world_size == 1 else f"photos [rank {shard.rank}/{shard.world_size}]"

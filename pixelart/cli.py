@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -17,6 +18,7 @@ from pixelart.errors import ConfigError, PixelArtError
 
 if TYPE_CHECKING:
     from pixelart.config import RunConfig
+    from pixelart.stopping import StoppingStrategy
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
@@ -53,6 +55,33 @@ def strategy_arg(text: str) -> tuple[str, float | None]:
         return parse_strategy_spec(text)
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def check_out_file(path: Path, option: str = "--out") -> Path:
+    """Fail before any work when ``path`` cannot be written as a file (it is a folder, or its folder
+    cannot be created)."""
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder; give a file name such as RUN.bundle")
+    _check_creatable(path.parent, option)
+    return path
+
+
+def check_out_folder(path: Path, option: str = "--out") -> Path:
+    """Fail before any work when ``path`` is not a folder and cannot be created as one."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path} is a file, not a folder")
+    _check_creatable(path, option)
+    return path
+
+
+def _check_creatable(folder: Path, option: str) -> None:
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {folder}: {existing} is a file, so the folder cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {folder}: no permission to write in {existing}")
 
 
 def add_palette_arguments(p: argparse.ArgumentParser) -> None:
@@ -108,10 +137,7 @@ def config_from_args(args: argparse.Namespace) -> "RunConfig":
     from pixelart.config import SDSConfig
     from pixelart.palette import hex_codes, read_hex
 
-    encoders = tuple(e for e in args.encoders.split(",") if e and e != "none")
-    for e in encoders:
-        if e not in ("clip", "dino"):
-            raise ConfigError(f"unknown encoder '{e}'; use clip, dino or none")
+    encoders = tuple(e for e in args.encoders.split(",") if e and e != "none")  # checked by check_config
     palette_hex = None
     if args.palette is not None:
         palette_hex = hex_codes(read_hex(args.palette))
@@ -126,6 +152,30 @@ def config_from_args(args: argparse.Namespace) -> "RunConfig":
     )
 
 
+def stop_strategy(
+    stop_on: tuple[str, float | None] | None, patience: int = 500, config: "RunConfig | None" = None
+) -> "StoppingStrategy | None":
+    """The ``--stop-on`` strategy (with ``--patience`` where it takes one), or None. With ``config``, a
+    strategy that reads a series the run will not record is an error (it could never fire)."""
+    from pixelart.stopping import STRATEGIES, make_strategy
+    from pixelart.stopping.part_rate import PartNormRate
+
+    if stop_on is None:
+        return None
+    name, param = stop_on
+    cls = STRATEGIES.get(name)
+    options = {"patience": patience} if cls is not None and "patience" in cls.options else {}
+    strategy = make_strategy(name, param, **options)
+    if config is not None:
+        encoders = [e for e in ("clip", "dino") if e in strategy.needs and e not in config.metrics.encoders]
+        if encoders:
+            raise ConfigError(f"--stop-on {name} needs the {' and '.join(encoders)} similarity: "
+                              f"add {','.join(encoders)} to --encoders")
+        if isinstance(strategy, PartNormRate) and config.metrics.parts == "off":
+            raise ConfigError(f"--stop-on {name} needs per-part norms: use --parts auto or on")
+    return strategy
+
+
 # -- run ------------------------------------------------------------------------------------------
 def run_to_bundle(photo_path: Path, config, out: Path, *, stop_on=None, patience: int = 500,
                   save_every: int = 500, quiet: bool = False, position: int = 0) -> dict:
@@ -135,14 +185,9 @@ def run_to_bundle(photo_path: Path, config, out: Path, *, stop_on=None, patience
     from pixelart.export import save_pixel_art
     from pixelart.images import load_photo
     from pixelart.run import PixelArtRun
-    from pixelart.stopping import make_strategy
 
+    strategy = stop_strategy(stop_on, patience, config)
     photo = load_photo(photo_path)
-    strategy = None
-    if stop_on is not None:
-        name, param = stop_on
-        options = {"patience": patience} if name in ("clip_max", "dino_max") else {}
-        strategy = make_strategy(name, param, **options)
     run = PixelArtRun(photo, config, photo_name=photo_path.name)
     for note in run.setup.notes:
         tqdm.write(f"note: {note}")
@@ -150,13 +195,15 @@ def run_to_bundle(photo_path: Path, config, out: Path, *, stop_on=None, patience
     decision, interrupted = None, False
     bar = tqdm(total=config.steps, desc=photo_path.name, unit="step", disable=quiet, position=position,
                dynamic_ncols=True)
+    steps = iter(run)
     try:
-        for record in run:
+        for record in steps:
             if record.step > 0:
                 bar.update(1)
             bar.set_postfix_str(_postfix(record.metrics), refresh=False)
             if strategy is not None:
-                decision = strategy.check({k: traj.series(k) for k in traj.series_names})
+                # only the series the strategy reads: copying every series each step costs O(steps x series)
+                decision = strategy.check({k: traj.series(k) for k in strategy.series_used(traj.series_names)})
                 if decision is not None:
                     break
             if save_every and record.step and record.step % save_every == 0:
@@ -165,6 +212,9 @@ def run_to_bundle(photo_path: Path, config, out: Path, *, stop_on=None, patience
         interrupted = True
         tqdm.write("interrupted: saving the steps made so far")
     finally:
+        # after a break (or Ctrl-C) the run is suspended mid-step: closing it now embeds the pending
+        # CLIP/DINOv2 batch before the bundle is saved, instead of whenever the generator is freed
+        steps.close()
         bar.close()
     chosen = decision.step if decision is not None else len(traj) - 1
     traj.config["stop"] = (
@@ -188,6 +238,7 @@ def _postfix(metrics: dict) -> str:
 
 @command("run", "turn a photo into pixel art by score distillation, recording the trajectory", _add_run_arguments)
 def cmd_run(args: argparse.Namespace) -> int:
+    check_out_file(args.out)
     config = config_from_args(args)
     summary = run_to_bundle(args.photo, config, args.out, stop_on=args.stop_on, patience=args.patience,
                             save_every=args.save_every, quiet=args.quiet)
@@ -220,6 +271,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from pixelart.palette import read_hex
     from pixelart.preparation import prepare
 
+    check_out_folder(args.out)
     fixed = read_hex(args.palette) if args.palette is not None else None
     prep = prepare(load_photo(args.photo), args.size, colors=args.colors, palette=fixed, fit=args.fit, seed=args.seed)
     photo, out_size, palette = prep.photo, prep.out_size, prep.palette
@@ -336,6 +388,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PixelArtError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a path the system refused (a folder where a file goes, no permission, disk full)
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
+
+
+def describe_os_error(exc: OSError) -> str:
+    """'<strerror>: <filename>' (or what the error has of them), on one line. For a two-path call
+    (os.replace of a temporary file onto the target) the second path is the one the user named."""
+    filename = exc.filename2 if exc.filename2 is not None else exc.filename
+    if exc.strerror and filename is not None:
+        return f"{exc.strerror}: {filename}"
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def console_main() -> None:

@@ -40,12 +40,12 @@ import numpy as np
 
 from pixelart.errors import BundleError, ConfigError
 from pixelart.atomic import atomic_path
-from pixelart.labels import Label, bundle_id_of
-from pixelart.stopping import SEED_STRATEGIES, STRATEGIES, StoppingStrategy, make_strategy
+from pixelart.labels import Label
+from pixelart.stopping import SEED_STRATEGIES, STRATEGIES, StoppingStrategy, make_strategy, parse_strategy_spec
 from pixelart.stopping.part_rate import PartNormRate
 from pixelart.metrics import cell_index_map
 from pixelart.stopping.parts import PartMap, has_part_series, part_series
-from pixelart.trajectory import Trajectory
+from pixelart.trajectory import Trajectory, scan_bundles
 
 Range = tuple[int, int]
 CONSENSUS_RULES = ("majority", "intersection", "union")
@@ -91,10 +91,10 @@ class EvalPhoto:
 
     def __init__(self, traj: Trajectory) -> None:
         self.traj = traj
-        self.bundle_id = bundle_id_of(traj)
+        self.bundle_id = traj.run_id
         self.name = traj.path.name if traj.path is not None else self.bundle_id
         self.num_steps = len(traj)
-        self.series: dict[str, np.ndarray] = {k: np.asarray(traj.series(k)) for k in traj.series_names}
+        self.series: dict[str, np.ndarray] = traj.series_map()
         self._frames: dict[int, np.ndarray] = {}
         self._distances: dict[tuple[int, int], float] = {}
         work = traj.input_image.shape[:2]
@@ -139,24 +139,32 @@ class EvalPhoto:
 
     def missing_for(self, strategy: StoppingStrategy) -> str | None:
         """Why a strategy cannot be scored on this photo, or None when it can."""
-        if isinstance(strategy, PartNormRate):
-            return None if has_part_series(self.series) else "no part series and no part mask"
-        missing = [k for k in strategy.needs if k not in self.series or not np.isfinite(self.series[k]).any()]
+        missing = strategy.missing(self.series)
         return f"not recorded: {', '.join(missing)}" if missing else None
 
 
-def open_photos(source: str | os.PathLike | Iterable[str | os.PathLike | Trajectory]) -> list[EvalPhoto]:
-    """Bundles for evaluation: a folder (every ``*.bundle`` in it), paths, or opened trajectories."""
+class OpenedPhotos(list):
+    """``open_photos``'s list of photos, with a "name: why" line for every bundle of the folder it skipped."""
+
+    def __init__(self, photos: Iterable[EvalPhoto] = (), skipped: Sequence[str] = ()) -> None:
+        super().__init__(photos)
+        self.skipped = list(skipped)
+
+
+def open_photos(source: str | os.PathLike | Iterable[str | os.PathLike | Trajectory]) -> OpenedPhotos:
+    """Bundles for evaluation: a folder, paths, or opened trajectories.
+
+    A folder is opened leniently (``scan_bundles``): damaged or empty bundles and second copies of a
+    run are left out and named in ``skipped`` (``evaluate`` puts them in its notes). Paths and
+    trajectories are taken as given: a damaged one, or two of the same run, is an error.
+    """
     if isinstance(source, (str, os.PathLike)):
-        folder = Path(source)
-        if not folder.is_dir():
-            raise BundleError(f"bundle folder {folder} does not exist")
-        paths: list[Any] = sorted(folder.glob("*.bundle"))
-        if not paths:
-            raise BundleError(f"no .bundle files in {folder}")
-    else:
-        paths = list(source)
-    photos = [EvalPhoto(p if isinstance(p, Trajectory) else Trajectory.load(p)) for p in paths]
+        scan = scan_bundles(source)
+        if not scan.trajectories:
+            raise BundleError(f"no bundle in {scan.folder} could be opened: " + "; ".join(scan.skipped[:3])
+                              + (" …" if len(scan.skipped) > 3 else ""))
+        return OpenedPhotos((EvalPhoto(t) for t in scan.trajectories), scan.skipped)
+    photos = OpenedPhotos(EvalPhoto(p if isinstance(p, Trajectory) else Trajectory.load(p)) for p in source)
     seen: dict[str, str] = {}
     for p in photos:
         if p.bundle_id in seen:
@@ -579,14 +587,10 @@ def parse_strategies(spec: Sequence[str | tuple[str, float | None]] | None) -> l
     for item in spec:
         if isinstance(item, tuple):
             name, param = item
+            make_strategy(name, param)  # unknown names fail here, with the list of known ones
+            out.append((name, None if param is None else float(param)))
         else:
-            name, _, value = str(item).partition("=")
-            try:
-                param = float(value) if value else None
-            except ValueError:
-                raise ConfigError(f"'{item}': the value after '=' must be a number") from None
-        make_strategy(name.strip())  # unknown names fail here, with the list of known ones
-        out.append((name.strip(), param))
+            out.append(parse_strategy_spec(str(item)))
     return out
 
 
@@ -611,6 +615,7 @@ def evaluate(
         raise ConfigError(f"unknown consensus rule '{consensus}'; choose from {', '.join(CONSENSUS_RULES)}")
     wanted = parse_strategies(strategies)
     refs, agree, notes = build_references(labels, photos, annotators=annotators, consensus=consensus)
+    notes[:0] = [f"bundle left out: {line}" for line in getattr(photos, "skipped", ())]
     if not refs:
         raise ConfigError("no labels match these bundles: label some ranges first (or check the labels file)")
     labeled = {b for r in refs for b in r.ranges}
@@ -724,7 +729,8 @@ def format_table(result: ReferenceResult) -> str:
 
 
 __all__ = [
-    "SEED_STRATEGIES", "StopScore", "reference_range", "score_stop", "EvalPhoto", "open_photos", "range_iou",
+    "SEED_STRATEGIES", "StopScore", "reference_range", "score_stop", "EvalPhoto", "OpenedPhotos", "open_photos",
+    "range_iou",
     "consensus_ranges", "Agreement", "agreement", "Reference", "build_references", "StrategyScores", "LooResult",
     "param_grid", "stop_matrix", "score_matrix", "StrategyResult", "PhotoStop", "ReferenceResult", "Evaluation",
     "parse_strategies", "evaluate", "center_histogram", "write_csv", "format_table",

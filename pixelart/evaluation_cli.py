@@ -8,12 +8,11 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import numpy as np
 
-from pixelart.cli import _add_run_arguments, command, config_from_args
+from pixelart.cli import _add_run_arguments, check_out_folder, command, config_from_args
 from pixelart.errors import ConfigError
 
 
@@ -35,6 +34,7 @@ def _add_batch_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_batch(args: argparse.Namespace) -> int:
     from pixelart.batch import run_batch, shard_from_env
 
+    check_out_folder(args.out)
     config = config_from_args(args)
     shard = shard_from_env()
     summary = run_batch(args.photo_dir, args.out, config, shard=shard, stop_on=args.stop_on, patience=args.patience,
@@ -42,7 +42,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     where = "" if shard.world_size == 1 else f" (rank {shard.rank} of {shard.world_size})"
     print(f"{summary.count('done')} done, {summary.count('skipped')} already finished, "
           f"{summary.count('failed')} skipped as unusable{where}; bundles in {args.out}")
-    return 130 if summary.interrupted else 0
+    return summary.exit_code  # 1 when a photo was skipped, so scripts notice
 
 
 # -- evaluate -------------------------------------------------------------------------------------
@@ -75,6 +75,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.points < 2:
         raise ConfigError("--points must be at least 2")
+    if args.out is not None:
+        check_out_folder(args.out)
     photos = open_photos(args.bundle_dir)
     labels = read_labels(args.labels)
     masks = {}
@@ -104,20 +106,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def write_outputs(result, out: Path, *, photos: bool = True) -> list[Path]:
     """CSVs, one HTML report with every figure, and per-photo frame pairs."""
     from pixelart import evaluation_plots as plots
-    from pixelart.export import save_png, upscale_factor
+    from pixelart.export import safe_stem, save_png, upscale_factor
 
     out.mkdir(parents=True, exist_ok=True)
     written = result.write_csvs(out)
     figures = []
+    slugs: dict[str, str] = {}  # reference -> file-name part, distinct ("あき" and "ゆう" both sanitise to nothing)
     for ref in result.references:
-        slug = _slug(ref.name)
+        slug = base = safe_stem(ref.name, "reference")  # "consensus (majority)" -> consensus_majority
+        n = 1
+        while slug.casefold() in {v.casefold() for v in slugs.values()}:
+            n += 1
+            slug = f"{base}_{n}"
+        slugs[ref.name] = slug
+    for ref in result.references:
+        slug = slugs[ref.name]
         figures += [(f"table1_{slug}", plots.table_figure(ref)), (f"fig2_sweeps_{slug}", plots.sweeps_figure(ref)),
                     (f"fig3_centers_{slug}", plots.centers_figure(ref))]
         for res in ref.strategies:
             if len(res.scores.params) > 1:
                 figures.append((f"sweep_{slug}_{res.name}", plots.sweep_figure(res)))
         for photo in ref.photos:  # the seed's Fig. 4 for every labeled photo
-            figures.append((f"fig4_curves_{slug}_{_slug(Path(photo.name).stem)}",
+            figures.append((f"fig4_curves_{slug}_{safe_stem(Path(photo.name).stem, 'bundle')}",
                             plots.photo_curve_figure(ref, photo.bundle_id)))
     if result.agreement is not None:
         figures.append(("agreement", plots.agreement_figure(result.agreement)))
@@ -127,8 +137,8 @@ def write_outputs(result, out: Path, *, photos: bool = True) -> list[Path]:
             for res in ref.strategies:
                 for stop in res.per_photo():
                     pair = _side_by_side(stop.stopped_rgb, stop.center_rgb)
-                    path = out / "photos" / _slug(ref.name) / Path(stop.photo.name).stem / f"{res.name}.png"
-                    written.append(save_png(pair, path, upscale_factor(pair.shape[:2], 256)))
+                    folder = out / "photos" / slugs[ref.name] / Path(stop.photo.name).stem
+                    written.append(save_png(pair, folder / f"{res.name}.png", upscale_factor(pair.shape[:2], 256)))
     return written
 
 
@@ -136,10 +146,6 @@ def _side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 1) -> np.ndarr
     """x_t̂ | x_c with a white gap column."""
     white = np.full((left.shape[0], gap, 3), 255, np.uint8)
     return np.concatenate([left, white, right], axis=1)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "x"
 
 
 # -- labels ---------------------------------------------------------------------------------------

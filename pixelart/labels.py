@@ -297,8 +297,8 @@ class LabelStore:
 
     def add_for(self, trajectory: Any, annotator: str, start: int, end: int, note: str = "") -> Label:
         """Record a range on an opened trajectory (its run id, file name and step count)."""
-        name = trajectory.path.name if getattr(trajectory, "path", None) is not None else ""
-        return self.add(bundle_id_of(trajectory), annotator, start, end, bundle=name, note=note, steps=len(trajectory))
+        name = trajectory.path.name if trajectory.path is not None else ""
+        return self.add(trajectory.run_id, annotator, start, end, bundle=name, note=note, steps=len(trajectory))
 
     def edit(
         self, label_id: str, *, start: int | None = None, end: int | None = None, note: str | None = None
@@ -421,13 +421,8 @@ class _Locked:
 
 
 def bundle_id_of(trajectory: Any) -> str:
-    """The id labels use for a bundle: its run id, else (old bundles) its file name."""
-    run_id = trajectory.config.get("run_id")
-    if run_id:
-        return str(run_id)
-    if getattr(trajectory, "path", None) is not None:
-        return trajectory.path.name
-    raise LabelError("this trajectory has no run id and no file name to label it by; save it first")
+    """The id labels use for a bundle: ``Trajectory.run_id`` (kept for callers of the old name)."""
+    return trajectory.run_id
 
 
 def _line(record: dict[str, Any]) -> bytes:
@@ -462,9 +457,6 @@ def _repair_tail(fh: Any) -> bytes:
 
 
 def _atomic_write(path: Path, data: bytes) -> Path:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    with atomic_path(path) as tmp:  # atomic_path fsyncs before the rename
+        tmp.write_bytes(data)
     return path

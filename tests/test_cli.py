@@ -151,3 +151,56 @@ def test_run_accepts_a_local_pipeline_folder_as_model(photo_path, tmp_path, caps
     assert len(traj) == 4 and traj.config["model_id"] == str(folder) and traj.config["model_family"] == "sd"
     assert main(["run", str(photo_path), "--out", str(out), "--model", "no-such-model"]) == 2
     assert "unknown model 'no-such-model'" in capsys.readouterr().err
+
+
+def test_output_paths_are_checked_before_any_work(photo_path, tmp_path, capsys):
+    import time
+
+    folder = tmp_path / "existing.bundle"
+    folder.mkdir()
+    a_file = tmp_path / "somefile"
+    a_file.write_text("not a folder")
+    started = time.monotonic()
+    cases = [
+        (["run", str(photo_path), "--out", str(folder), "--model", "tiny", "--steps", "2"], "is a folder"),
+        (["run", str(photo_path), "--out", str(a_file / "x.bundle"), "--model", "tiny"], "cannot be created"),
+        (["evaluate", str(tmp_path), str(tmp_path / "labels.jsonl"), "--out", str(a_file)], "is a file"),
+        (["baseline", str(photo_path), "--out", str(a_file)], "is a file"),
+        (["baseline", str(photo_path), "--out", str(a_file / "sub")], "cannot be created"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and message in err, (argv, err)
+    assert time.monotonic() - started < 10  # no model was loaded, no step was run
+    assert list(folder.iterdir()) == [] and not list(tmp_path.glob("*.png"))
+
+
+def test_os_errors_are_one_line_without_traceback(tmp_path, capsys):
+    from pixelart.labels import LabelStore
+
+    store = LabelStore(tmp_path / "labels.jsonl")
+    store.add("run-1", "aki", 1, 2)
+    target = tmp_path / "export.csv"
+    target.mkdir()  # the system refuses to put a file there
+    assert main(["labels", str(store.path), "export", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and str(target) in err and "Traceback" not in err
+
+
+def test_a_stop_strategy_the_run_cannot_feed_is_refused(photo_path, tmp_path, capsys):
+    out = tmp_path / "r.bundle"
+    assert main(["run", str(photo_path), "--out", str(out), "--model", "tiny-sd", "--encoders", "none",
+                 "--stop-on", "clip_max"]) == 2
+    assert "needs the clip similarity" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_stopped_run_saves_its_pending_similarities(photo_path, tmp_path, capsys):
+    out = tmp_path / "s.bundle"
+    code = main(["run", str(photo_path), "--out", str(out), "--model", "tiny-sd", "--steps", "40", "--size", "16",
+                 "--prompt", "x", "--encoders", "clip", "--semantic-every", "5", "--parts", "off",
+                 "--stop-on", "fixed_step=7", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    traj = Trajectory.load(out)
+    # steps 5..7 waited for the next batch of 5 when the run stopped: the run was closed before saving
+    assert len(traj) == 8 and np.isfinite(traj.series("clip")).all()

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from pixelart.cli import main
+from pixelart.errors import BundleError, ConfigError
 from pixelart.evaluation import (
-    EvalPhoto, agreement, consensus_ranges, evaluate, open_photos, range_iou, reference_range, score_matrix,
-    score_stop, stop_matrix,
+    EvalPhoto, agreement, consensus_ranges, evaluate, open_photos, parse_strategies, range_iou, reference_range,
+    score_matrix, score_stop, stop_matrix,
 )
 from pixelart.labels import Label, LabelStore
 from pixelart.metrics import art_at_working, l2_distance
@@ -30,7 +31,7 @@ def k_white(t: int) -> int:
     return min(t // 5, 4)
 
 
-def make_bundle(folder, name, norm, *, clip=None, k=k_white, run_id=None):
+def make_bundle(folder, name, norm, *, clip=None, k=k_white, run_id=None, extra=None):
     traj = Trajectory(palette=PALETTE, input_image=np.zeros((4, 4, 3), np.uint8), frame_size=(2, 2),
                       config={"run_id": run_id or f"run-{name}"})
     for t, d in enumerate(norm):
@@ -39,6 +40,8 @@ def make_bundle(folder, name, norm, *, clip=None, k=k_white, run_id=None):
         metrics = {"norm": float(d)}
         if clip is not None:
             metrics["clip"] = float(clip[t])
+        for key, values in (extra or {}).items():
+            metrics[key] = float(values[t])
         traj.append(frame.reshape(2, 2), metrics)
     return traj.save(folder / f"{name}.bundle")
 
@@ -240,3 +243,56 @@ def test_plotly_figures_for_the_evaluate_tab(hand_case):
     pairs = plots.breakdown_figure(ref.result("norm_rate").per_photo())
     assert [t.type for t in pairs.data] == ["image"] * 6
     assert plots.agreement_figure(result.agreement).data[0].type == "heatmap"
+
+
+def test_only_unimportant_part_series_are_not_recorded_rather_than_never_fired(tmp_path):
+    folder = tmp_path / "b"
+    make_bundle(folder, "A", 10 + T, extra={"part:Hair": 0.1 + 0.2 * T, "part:Background": 0.1 + 0 * T})
+    ref = evaluate(open_photos(folder), [label("run-A", 4, 8)], ["part_rate", "norm_rate=0.45"]).references[0]
+    assert [r.name for r in ref.strategies] == ["norm_rate"]
+    assert "not recorded: part:<Label> series" in ref.skipped["part_rate"]
+
+
+def test_a_folder_opens_leniently_and_its_skipped_bundles_become_notes(hand_case):
+    folder, labels = hand_case
+    (folder / "damaged.bundle").write_bytes(b"not a zip")
+    (folder / "A-copy.bundle").write_bytes((folder / "A.bundle").read_bytes())  # the same run twice
+    photos = open_photos(folder)
+    assert [p.name for p in photos] == ["A-copy.bundle", "B.bundle", "C.bundle"]  # the first file of run-A wins
+    assert len(photos.skipped) == 2 and any(line.startswith("damaged.bundle") for line in photos.skipped)
+    result = evaluate(photos, labels, ["fixed_step=8"])
+    assert result.references[0].table()[0]["n_photos"] == 3
+    assert sum("bundle left out: damaged.bundle" in n for n in result.notes) == 1
+    assert any("the same run as" in n for n in result.notes)
+    # a list of paths is taken as given: a damaged one is an error
+    with pytest.raises(BundleError):
+        open_photos([folder / "B.bundle", folder / "damaged.bundle"])
+    with pytest.raises(BundleError, match="same run"):
+        open_photos([folder / "A.bundle", folder / "A-copy.bundle"])
+    empty = folder.parent / "only-damaged"
+    empty.mkdir()
+    (empty / "x.bundle").write_bytes(b"")
+    with pytest.raises(BundleError, match="could be opened"):
+        open_photos(empty)
+
+
+def test_parse_strategies_reads_specs_as_the_cli_does():
+    assert parse_strategies(["norm_rate", " fixed_step = 1000", ("clip_max", None), ("norm_threshold", 3)]) == [
+        ("norm_rate", None), ("fixed_step", 1000.0), ("clip_max", None), ("norm_threshold", 3.0)]
+    with pytest.raises(ConfigError, match="must be a number"):
+        parse_strategies(["norm_rate=high"])
+    with pytest.raises(ConfigError, match="choose from"):
+        parse_strategies(["oracle"])
+    with pytest.raises(ConfigError, match="choose from"):
+        parse_strategies([("oracle", None)])
+
+
+def test_annotators_whose_names_sanitise_alike_get_their_own_files(hand_case, tmp_path, capsys):
+    folder, labels = hand_case
+    store = LabelStore(tmp_path / "labels.jsonl")
+    for who in ("あき", "ゆう"):
+        for lab in labels:
+            store.add(lab.bundle_id, who, lab.start, lab.end, bundle=lab.bundle)
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(folder), str(store.path), "--strategies", "fixed_step=8", "--out", str(out)]) == 0
+    assert sorted(p.name for p in (out / "photos").iterdir()) == ["consensus_majority", "reference", "reference_2"]

@@ -100,6 +100,31 @@ def test_compact_keeps_current_labels_only(tmp_path):
     assert store.labels() == [keep]
 
 
+def test_exports_are_synced_once(tmp_path, monkeypatch):
+    store = LabelStore(tmp_path / "l.jsonl")
+    store.add("r", "aki", 1, 2)
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    store.export_jsonl(tmp_path / "out.jsonl")
+    store.export_csv(tmp_path / "out.csv")
+    assert len(synced) == 2  # atomic_path's one fsync per file, not a second one of our own
+    assert [lab.start for lab in read_labels(tmp_path / "out.csv")] == [1]
+
+
+def test_add_for_uses_the_run_id_or_the_file_name(tmp_path):
+    from pixelart.labels import bundle_id_of
+
+    traj = Trajectory(palette=np.array([[0, 0, 0], [255, 255, 255]], np.uint8),
+                      input_image=np.zeros((4, 4, 3), np.uint8), frame_size=(2, 2), config={})
+    traj.append(np.zeros((2, 2), np.uint8), {"norm": 1.0})
+    path = traj.save(tmp_path / "old.bundle")
+    loaded = Trajectory.load(path)
+    loaded.config.pop("run_id", None)  # an old bundle without a run id
+    lab = LabelStore(tmp_path / "l.jsonl").add_for(loaded, "aki", 0, 0)
+    assert lab.bundle_id == "old.bundle" == bundle_id_of(loaded) == loaded.run_id
+
+
 def test_torn_last_line_is_ignored_and_repaired(tmp_path):
     store = LabelStore(tmp_path / "l.jsonl")
     first = store.add("r", "aki", 1, 2)

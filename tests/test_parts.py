@@ -77,7 +77,7 @@ def test_part_series_from_the_stored_mask_by_hand(tmp_path):
 
 def test_part_rate_stops_when_one_part_is_lost_and_the_whole_norm_does_not(tmp_path):
     traj = Trajectory.load(_bundle(tmp_path / "look.bundle"))
-    series = {k: traj.series(k) for k in traj.series_names}
+    series = traj.series_map()
     norm = series["norm"]
     assert (norm[5] - norm[0]) / norm[0] == pytest.approx(0.15, abs=0.01)  # the whole image barely moves
     series.update(part_series(traj, PartMap.from_trajectory(traj)))

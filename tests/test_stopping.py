@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pixelart.errors import ConfigError
-from pixelart.stopping import SEED_STRATEGIES, STRATEGIES, decide_all, make_strategy
+from pixelart.stopping import SEED_STRATEGIES, STRATEGIES, make_strategy, stop_decisions
 
 
 def _series(norm, clip=None, dino=None):
@@ -77,7 +77,7 @@ def test_semantic_online_fires_after_patience_at_the_best_step():
 
 def test_decide_all_and_sweep_grids():
     s = _series(NORM, np.linspace(0, 1, 8), np.linspace(1, 0, 8))
-    decisions = decide_all(s)
+    decisions = {o.name: o.decision for o in stop_decisions(s)}
     assert set(decisions) == set(STRATEGIES)
     assert decisions["clip_max"].step == 7 and decisions["dino_max"].step == 0
     grid = make_strategy("norm_threshold").sweep_grid([s], 5)
@@ -109,3 +109,38 @@ def test_stop_decisions_finished_live_and_missing():
         parse_strategy_spec("norm_rate=high")
     with pytest.raises(ConfigError, match="choose from"):
         parse_strategy_spec("oracle=1")
+
+
+def test_an_online_check_on_the_series_it_uses_equals_one_on_every_series():
+    from pixelart.metrics import increase_rate
+
+    t = np.arange(60)
+    norm = 10 + 0.05 * t
+    recorded = {
+        "norm": norm, "rate": increase_rate(norm), "clip": 0.8 - np.abs(t - 20) / 100,
+        "dino": 0.7 - np.abs(t - 30) / 100, "part:Bag": 0.1 + 0.01 * t, "part:Hair": 0.1 + 0.05 * t,
+        "part:Background": np.full(60, 0.2), "loss_sds": np.ones(60), "timestep": np.arange(60.0),
+    }
+    used = {name: make_strategy(name).series_used(recorded) for name in STRATEGIES}
+    assert used["norm_rate"] == ["norm", "rate"] and used["clip_max"] == ["clip"]
+    assert used["part_rate"] == ["part:Bag"]  # only the important parts it watches
+    assert used["norm_rate_clip"] == ["norm", "rate", "clip"]
+    for name in STRATEGIES:
+        options = {"patience": 5} if "patience" in STRATEGIES[name].options else {}
+        strategy = make_strategy(name, **options)
+        for n in range(1, 61):
+            seen = {k: v[:n] for k, v in recorded.items()}
+            assert strategy.check({k: seen[k] for k in used[name]}) == strategy.check(seen), (name, n)
+
+
+def test_part_rate_reads_the_part_rates_once_per_check(monkeypatch):
+    import pixelart.stopping.part_rate as part_rate
+
+    calls = []
+    real = part_rate.part_rates
+    monkeypatch.setattr(part_rate, "part_rates", lambda *a, **k: calls.append(1) or real(*a, **k))
+    series = {"part:Bag": np.array([0.1, 0.1, 0.5]), "part:Face": np.array([0.2, 0.2, 0.2])}
+    d = make_strategy("part_rate", 0.5).check(series)
+    assert d.step == 2 and "Bag" in d.reason and len(calls) == 1
+    # only unimportant parts recorded: not recorded (skipped), rather than "never fired"
+    assert make_strategy("part_rate").missing({"part:Hair": np.ones(3), "part:Background": np.ones(3)})

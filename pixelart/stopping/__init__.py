@@ -94,12 +94,7 @@ def stop_decisions(
     return outcomes
 
 
-def decide_all(series: Series, names=None) -> dict[str, StopDecision]:
-    """Every strategy's offline decision (default parameters) on one recorded series."""
-    return {name: make_strategy(name).decide(series) for name in (names or STRATEGIES)}
-
-
 __all__ = [
     "STRATEGIES", "SEED_STRATEGIES", "NEW_STRATEGIES", "StopDecision", "StoppingStrategy", "make_strategy",
-    "decide_all", "strategy_options", "parse_strategy_spec", "Outcome", "stop_decisions",
+    "strategy_options", "parse_strategy_spec", "Outcome", "stop_decisions",
 ]

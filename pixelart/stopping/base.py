@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Mapping, Sequence
+from typing import ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -37,6 +37,7 @@ class StoppingStrategy(ABC):
     param_name: ClassVar[str | None] = None  # the swept parameter (Fig. 2), None if it has none
     default: ClassVar[float | None] = None
     needs: ClassVar[tuple[str, ...]] = ()  # metric series it reads
+    reads_if_present: ClassVar[tuple[str, ...]] = ()  # series it prefers when recorded (e.g. "rate")
     options: ClassVar[tuple[str, ...]] = ()  # keyword options besides the parameter
 
     def __init__(self, param: float | None = None) -> None:
@@ -61,6 +62,11 @@ class StoppingStrategy(ABC):
     def missing(self, series: Series) -> list[str]:
         """Series this strategy needs that a recording lacks (empty when it can decide)."""
         return [k for k in self.needs if k not in series or not np.isfinite(np.asarray(series[k], float)).any()]
+
+    def series_used(self, names: Iterable[str]) -> list[str]:
+        """Which of a recording's series ``check`` looks at: an online caller copies only these each step."""
+        wanted = {*self.needs, *self.reads_if_present}
+        return [n for n in names if n in wanted]
 
     def with_param(self, param: float | None) -> "StoppingStrategy":
         """A copy with another parameter value."""

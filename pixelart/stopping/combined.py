@@ -24,6 +24,7 @@ class NormRateCap(StoppingStrategy):
     param_name = "ε (rate)"
     default = 0.2
     needs = ("norm",)
+    reads_if_present = ("rate",)  # the recorded rate, else computed from the norm
     options = ("cap",)
 
     def __init__(self, param: float | None = None, *, cap: int = 1000) -> None:
@@ -65,6 +66,7 @@ class NormRateClipGate(StoppingStrategy):
     param_name = "ε (rate)"
     default = 0.2
     needs = ("norm", "clip")
+    reads_if_present = ("rate",)  # the recorded rate, else computed from the norm
     options = ("delta",)
 
     def __init__(self, param: float | None = None, *, delta: float = 0.02) -> None:

@@ -24,6 +24,7 @@ class NormIncreaseRate(StoppingStrategy):
     param_name = "ε (rate)"
     default = 0.2
     needs = ("norm",)
+    reads_if_present = ("rate",)  # the recorded rate, else computed from the norm
 
     def check(self, series: Series, *, final: bool = False) -> StopDecision | None:
         rate = rate_series(series)

@@ -13,17 +13,21 @@ does this); without any part series the strategy never fires.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from pixelart.stopping.base import Series, StopDecision, StoppingStrategy, first_above, quantile_grid
-from pixelart.stopping.parts import IMPORTANT_PARTS, part_rates
+from pixelart.stopping.parts import IMPORTANT_PARTS, part_rates, series_name
 
 
 def worst_part_rate(series: Series, parts: Sequence[str] = IMPORTANT_PARTS) -> tuple[np.ndarray, list[str]]:
     """Per step, the largest increase rate over the recorded important parts, and the part names."""
-    rates = part_rates(series, parts)
+    return _worst(part_rates(series, parts))
+
+
+def _worst(rates: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
+    """The step-wise maximum of per-part rates (NaN where no part has a value), and the part names."""
     if not rates:
         return np.array([]), []
     names = list(rates)
@@ -49,14 +53,18 @@ class PartNormRate(StoppingStrategy):
     def missing(self, series: Series) -> list[str]:
         return [] if part_rates(series, self.parts) else ["part:<Label> series (record with --parts, or evaluate with masks)"]
 
+    def series_used(self, names: Iterable[str]) -> list[str]:
+        wanted = {series_name(p) for p in self.parts}
+        return [n for n in names if n in wanted]
+
     def with_param(self, param: float | None) -> "PartNormRate":
         return type(self)(param, parts=self.parts)
 
     def check(self, series: Series, *, final: bool = False) -> StopDecision | None:
-        rates = part_rates(series, self.parts)
+        rates = part_rates(series, self.parts)  # once: the worst rate and the reason both read them
         if not rates:
             return None
-        worst, names = worst_part_rate(series, self.parts)
+        worst, names = _worst(rates)
         t = first_above(worst, self.param)
         if t is None:
             return None
