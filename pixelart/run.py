@@ -110,6 +110,27 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def load_guidance(config: RunConfig) -> GuidanceModels:
+    """The diffusion model (+ ControlNets, TAESD) a run of ``config`` uses, loaded once per process."""
+    from pixelart.models import loading
+
+    device, dtype = loading.pick_device(config.device)
+    return loading.load_guidance_models(
+        config.model, device=device, dtype=dtype, use_tiny_vae=config.tiny_vae,
+        controlnets=config.guidance.use_controlnets,
+    )
+
+
+def load_encoders(config: RunConfig, models: GuidanceModels) -> dict[str, SemanticEncoder]:
+    """The semantic encoders a run of ``config`` tracks, matching the model (tiny ones for a tiny one)."""
+    from pixelart.models import loading
+
+    return {
+        name: loading.load_encoder(name, tiny=models.spec.tiny, device=models.device, dtype=models.dtype)
+        for name in config.metrics.encoders
+    }
+
+
 class PixelArtRun:
     """A prepared run; iterate it for step records. Models are loaded (once per process) on creation."""
 
@@ -139,20 +160,13 @@ class PixelArtRun:
         from pixelart.models import loading
 
         if models is None:
-            device, dtype = loading.pick_device(config.device)
-            models = loading.load_guidance_models(
-                config.model, device=device, dtype=dtype, use_tiny_vae=config.tiny_vae,
-                controlnets=config.guidance.use_controlnets,
-            )
+            models = load_guidance(config)
         self.models = models
         spec = models.spec  # a registry entry, or one read from a local pipeline folder
         if spec.tiny:
             notes.insert(0, f"'{spec.name}' is a tiny test model with random weights: its images are not meaningful")
         if encoders is None:
-            encoders = {
-                name: loading.load_encoder(name, tiny=spec.tiny, device=models.device, dtype=models.dtype)
-                for name in config.metrics.encoders
-            }
+            encoders = load_encoders(config, models)
         self.scorer = SemanticScorer(encoders, self.photo_work) if encoders else None
         self.parts = self._part_map(work, spec.tiny, models, notes)
         self.norm_table = NormTable(self.photo_work, palette, out,
