@@ -3,6 +3,10 @@
 The port is ``--port``, else $PORT, else $GRADIO_SERVER_PORT, else 7860; the host is ``--host``, else
 $GRADIO_SERVER_NAME, else 127.0.0.1 (use 0.0.0.0 to serve other machines). On Hugging Face Spaces
 this file is the ``app_file``; the Space sets the host and port itself.
+
+Typing folders on the server (Annotate and Evaluate tabs) is on only when the app serves this machine
+alone: bound to a loopback address and not shared. ``PIXELART_SERVER_FOLDERS=1`` or ``=0`` decides
+instead (see ``ui.bundle_set.server_folders_default``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, Sequence
 import gradio as gr
 
 from ui import build_demo, launch_options
+from ui.bundle_set import server_folders_default
 from ui.session import SessionStore
 
 DEFAULT_PORT = 7860
@@ -46,7 +51,8 @@ def launch(
     ``port=None`` takes the first free port from 7860 up (tests); extra ``options`` go to
     ``Blocks.launch`` (e.g. ``prevent_thread_lock=True`` to return at once).
     """
-    demo = build_demo(sessions)
+    host = host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"  # what gradio would bind
+    demo = build_demo(sessions, server_folders=server_folders_default(host, share))
     # Everything imported so far lives as long as the process; frozen out of the garbage collector,
     # a full collection takes ~1 ms instead of ~200 ms that would otherwise stall a slider update.
     gc.freeze()

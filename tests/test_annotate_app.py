@@ -25,9 +25,10 @@ from app import launch  # noqa: E402
 from pixelart.export import upscale, upscale_factor  # noqa: E402
 from pixelart.labels import LabelStore, read_labels  # noqa: E402
 from pixelart.trajectory import Trajectory  # noqa: E402
-from test_app import pixels, plot  # noqa: E402
+from test_app import damage_frames, early_damaged_bundle, pixels, plot  # noqa: E402
 from test_evaluation import NORMS, make_bundle  # noqa: E402
 from ui.annotate_actions import NO_NAME  # noqa: E402
+from ui.bundle_set import upload_labels_path  # noqa: E402
 from ui.session import SessionStore  # noqa: E402
 
 STEPS = len(next(iter(NORMS.values())))  # 21 recorded steps: 0..20
@@ -207,14 +208,14 @@ def test_export_and_import_round_trip_through_an_uploaded_set(app, folder, tmp_p
     want = fields(folder / "labels.jsonl")
     assert len(want) == 2 and fields(jsonl) == want and fields(csv) == want
 
-    # another person on a Space: uploads the bundles (labels then live in their session) and imports the CSV
+    # another person on a Space: uploads the bundles (labels then live in the app's labels folder, in the
+    # file of these runs) and imports the CSV
     other = client(app)
     uploads = [handle_file(str(folder / f"{n}.bundle")) for n in "ABC"]
     v = view(other.predict("ben", [*uploads, handle_file(str(folder / "D_broken.bundle"))],
                            api_name="/annotate_upload"))
-    session = app.sessions.get(other.session_hash)
-    own_file = session.folder / "annotate" / "labels.jsonl"
-    assert "opened 3 bundle(s); 1 unreadable" in v.message and f"`{own_file}`" in v.info and "Export" in v.info
+    own_file = upload_labels_path(app.sessions.labels_root, ["run-A", "run-B", "run-C"])
+    assert "opened 3 bundle(s); 1 unreadable" in v.message and f"`{own_file.name}`" in v.info and "Export" in v.info
     v = view(other.predict("ben", handle_file(csv), api_name="/annotate_import"))
     assert "2 added, 0 updated, 0 skipped" in v.message
     v = view(other.predict("ben", handle_file(jsonl), api_name="/annotate_import"))
@@ -223,6 +224,108 @@ def test_export_and_import_round_trip_through_an_uploaded_set(app, folder, tmp_p
     v = view(other.predict("aki", api_name="/annotate_name"))  # aki's imported labels show on aki's bundles
     assert v.status.startswith("**C.bundle**") and "**2 of 3 labeled** by aki" in v.status
     assert not (folder / "annotate").exists()  # the uploads never touched the server folder
+
+
+def test_uploaded_labels_come_back_after_a_reload_and_follow_a_growing_set(app, tmp_path):
+    folder = tmp_path / "mine"
+    for name, norm in NORMS.items():  # run ids of this test's own, so other tests' labels never mix in
+        make_bundle(folder, name, norm, run_id=f"reload-{name}")
+    files = {n: handle_file(str(folder / f"{n}.bundle")) for n in "ABC"}
+    first = client(app)
+    v = view(first.predict("aki", [files["A"], files["B"]], api_name="/annotate_upload"))
+    assert "of 2 labeled" in v.status
+    mark(first, "aki", 4, 8)  # on A
+    v = view(first.predict("aki", [files["C"]], api_name="/annotate_upload"))  # the set grows to A, B, C
+    assert v.status.startswith("**B.bundle** · bundle 2 of 3") and "**1 of 3 labeled** by aki" in v.status
+    first.predict("aki", api_name="/annotate_next")
+    mark(first, "aki", 6, 12)  # on C
+    app.sessions.close(first.session_hash)  # the page is gone, and its session folder with it
+
+    again = client(app)  # a reload is a new session: the same bundles uploaded again bring the labels back
+    v = view(again.predict("aki", list(files.values()), api_name="/annotate_upload"))
+    assert "your labels on 2 of them are back" in v.message
+    assert v.status.startswith("**B.bundle**") and "**2 of 3 labeled** by aki" in v.status
+    v = view(again.predict("aki", api_name="/annotate_previous"))
+    assert shaded(v.chart) == [(4, 8)]
+    store = app.sessions.labels_root / upload_labels_path(app.sessions.labels_root, ["reload-A", "reload-B",
+                                                                                    "reload-C"]).name
+    assert sorted((lab.bundle, lab.start, lab.end) for lab in read_labels(store)) == [
+        ("A.bundle", 4, 8), ("C.bundle", 6, 12)]
+    assert not str(store).startswith(str(app.sessions.get(again.session_hash).folder))
+
+
+def test_a_bundle_uploaded_again_under_the_same_name_never_overwrites_the_open_one(app, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    make_bundle(one, "look", NORMS["A"], run_id="look-1")
+    make_bundle(two, "look", NORMS["B"], run_id="look-2")
+    c = client(app)
+    c.predict("aki", [handle_file(str(one / "look.bundle"))], api_name="/annotate_upload")
+    v = view(c.predict("aki", [handle_file(str(two / "look.bundle"))], api_name="/annotate_upload"))
+    assert v.message.startswith("opened 2 bundle(s)")
+    uploaded = app.sessions.get(c.session_hash).folder / "annotate" / "bundles"
+    names = sorted(p.name for p in uploaded.iterdir())
+    assert len(names) == 2 and "look.bundle" in names and all(n.startswith("look") for n in names)
+    assert Trajectory.load(uploaded / "look.bundle").run_id == "look-1"  # the first file is untouched
+    v = view(c.predict("aki", [handle_file(str(one / "look.bundle"))], api_name="/annotate_upload"))
+    assert "opened 2 bundle(s); 1 unreadable" in v.message and "the same run as" in v.info
+
+
+def test_damaged_frames_are_named_and_never_blamed_on_the_labels_file(app, tmp_path):
+    folder = tmp_path / "set"
+    make_bundle(folder, "A", NORMS["A"], run_id="damage-A")
+    damage_frames(make_bundle(tmp_path / "src", "Z", NORMS["B"], run_id="damage-Z"), folder / "Z.bundle")
+    early_damaged_bundle(folder, "E", run_id="damage-E")
+    c = client(app)
+    v = open_folder(c, "aki", folder)  # A and E open (E's newest frame is fine); Z is skipped, with the reason
+    assert "opened 2 bundle(s); 1 unreadable" in v.message and "Z.bundle: frame 0 is damaged" in v.info
+    v = view(c.predict("aki", api_name="/annotate_next"))
+    assert v.status.startswith("**E.bundle**") and v.message.startswith("⚠️") and "frame 0 is damaged" in v.message
+    assert "labels file" not in v.message
+    art, chart, caption = c.predict(5, "aki", api_name="/annotate_scrub")
+    assert caption.startswith("⚠️") and "frame 0 is damaged" in caption and "labels file" not in caption
+    art, chart, caption = c.predict(39, "aki", api_name="/annotate_scrub")
+    assert caption.startswith("**step 39** of 39")
+    v = mark(c, "aki", 33, 39)  # the intact steps can still be labeled
+    assert v.message.startswith("saved 33–39 on E.bundle")
+
+
+def test_server_folders_are_off_unless_the_app_serves_only_this_machine(app, folder, tmp_path, monkeypatch):
+    from ui.bundle_set import server_folders_default
+
+    monkeypatch.delenv("PIXELART_SERVER_FOLDERS", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    assert all(server_folders_default(host) for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"))
+    assert not any(server_folders_default(host) for host in ("0.0.0.0", "192.168.1.5", "::", "example.org", None))
+    assert not server_folders_default("127.0.0.1", share=True)
+    monkeypatch.setenv("SPACE_ID", "someone/workbench")
+    assert not server_folders_default("127.0.0.1")
+    monkeypatch.setenv("PIXELART_SERVER_FOLDERS", "1")
+    assert server_folders_default("0.0.0.0", share=True)
+    monkeypatch.setenv("PIXELART_SERVER_FOLDERS", "0")
+    assert not server_folders_default("127.0.0.1")
+    monkeypatch.delenv("PIXELART_SERVER_FOLDERS")
+    monkeypatch.delenv("SPACE_ID")
+    assert app.demo.server_folders is True  # the tests' app is bound to 127.0.0.1
+
+    # an app serving the network: typed server paths are refused; uploads, labels and Evaluate still work
+    sessions = SessionStore(tmp_path / "public")
+    demo, url = launch(sessions=sessions, host="0.0.0.0", prevent_thread_lock=True, quiet=True)
+    try:
+        assert demo.server_folders is False
+        c = Client(url, verbose=False, download_files=str(app.downloads))
+        v = open_folder(c, "aki", folder)
+        assert v.message.startswith("⚠️") and "turned off here" in v.message
+        c.predict("aki", [handle_file(str(folder / f"{n}.bundle")) for n in "ABC"], api_name="/annotate_upload")
+        mark(c, "aki", 4, 8)
+        bundles, labels, message = c.predict(api_name="/evaluate_use_set")
+        result = c.predict(bundles, labels, None, ["fixed_step"], [], "fixed_step=8", "", "majority", 41,
+                           api_name="/evaluate")
+        assert result[0] == "evaluated 1 of 1 strategies against aki", result[0]
+        result = c.predict(str(folder), "", None, ["fixed_step"], [], "", "", "majority", 41, api_name="/evaluate")
+        assert "turned off here" in result[0]
+    finally:
+        demo.close()
+        sessions.close_all()
 
 
 # -- bad inputs -------------------------------------------------------------------------------------

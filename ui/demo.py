@@ -9,6 +9,7 @@ import gradio as gr
 
 from ui.annotate_tab import SHORTCUTS_HEAD, build_annotate_tab
 from ui.evaluate_tab import build_evaluate_tab
+from ui.gpu import ZERO_GPU_NOTE, on_zero_gpu
 from ui.models import check_models
 from ui.pixel_tab import build_pixel_tab
 from ui.session import SessionStore
@@ -18,7 +19,10 @@ ASSETS = ROOT / "assets"
 EXAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 # Gradio's own cache (uploads, images sent to browsers): every hour, files older than 6 hours go.
 DELETE_CACHE = (3600, 6 * 3600)
-MAX_UPLOAD = "60mb"  # larger uploads are refused by the server before any decoding
+# Larger uploads are refused by the server before any decoding. Bundles set the size: a 10,000-step
+# run at 256x256 pixels is a few hundred MB; photos are refused by their pixel count anyway.
+MAX_UPLOAD = "500mb"
+UPLOAD_LIMIT_TEXT = "500 MB"  # how the tabs say it
 
 CSS = """
 .pixel-art img { image-rendering: pixelated; image-rendering: crisp-edges; }
@@ -43,22 +47,27 @@ def example_photos() -> list[Path]:
     return sorted(p for p in ASSETS.iterdir() if p.suffix.lower() in EXAMPLE_SUFFIXES)
 
 
-def build_demo(sessions: SessionStore | None = None) -> gr.Blocks:
-    """The whole app; ``sessions`` defaults to a store with its own temporary folder."""
+def build_demo(sessions: SessionStore | None = None, *, server_folders: bool = False) -> gr.Blocks:
+    """The whole app; ``sessions`` defaults to a store with its own temporary folder.
+    ``server_folders``: whether visitors may type folders on the server (``app.launch`` decides it
+    from the address served, see ``ui.bundle_set.server_folders_default``)."""
     sessions = SessionStore() if sessions is None else sessions  # an empty store is falsy
     models = check_models()
     with gr.Blocks(title="Pixel-art workbench", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(INTRO)
+        if on_zero_gpu():
+            gr.Markdown(ZERO_GPU_NOTE, elem_id="zero-gpu-note")
         with gr.Tabs():
             with gr.Tab("Pixel Art", id="pixel-art"):
-                actions = build_pixel_tab(sessions, models, example_photos())
+                actions = build_pixel_tab(sessions, models, example_photos(), upload_limit=UPLOAD_LIMIT_TEXT)
             with gr.Tab("Annotate", id="annotate", elem_id="tab-annotate"):
-                build_annotate_tab(sessions)
+                build_annotate_tab(sessions, server_folders=server_folders, upload_limit=UPLOAD_LIMIT_TEXT)
             with gr.Tab("Evaluate", id="evaluate", elem_id="tab-evaluate"):
-                build_evaluate_tab(sessions)
+                build_evaluate_tab(sessions, server_folders=server_folders)
         demo.unload(actions.release)  # one release per session serves every tab
     demo.queue(max_size=64, default_concurrency_limit=4)
     demo.sessions = sessions  # tests and later tabs reach the store through the demo
+    demo.server_folders = server_folders
     return demo
 
 

@@ -3,7 +3,8 @@
 range centres (Fig. 3), annotator agreement and a per-photo breakdown (stopped frame beside the frame
 at the range centre, and the photo's curves with its ranges shaded and every strategy's stop).
 
-Outputs, in the order the tab wires them:
+Handlers answer with dicts keyed by the tab's components (``EvaluateView``); what a dict leaves out
+stays as it is. The API's outputs, in the order the tab wires them:
 - ``run``: (message, notes, reference, downloads, agreement, *REFERENCE)
 - ``choose_reference``: (message, *REFERENCE)
 - ``breakdown``: (*BREAKDOWN, message)
@@ -13,11 +14,13 @@ BREAKDOWN = (stopped frame, centre frame, caption, curves).
 
 from __future__ import annotations
 
+import math
 import shutil
 import uuid
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import gradio as gr
 import pandas as pd
@@ -26,13 +29,13 @@ from pixelart import evaluation_plots as plots
 from pixelart.errors import ConfigError
 from pixelart.evaluation import Evaluation, PhotoStop, ReferenceResult, evaluate, open_photos
 from pixelart.evaluation_cli import write_outputs
-from pixelart.export import upscale, upscale_factor
 from pixelart.labels import read_labels
-from pixelart.stopping import STRATEGIES
-from ui.bundle_set import labels_path, scan_folder, server_path
+from pixelart.stopping import STRATEGIES, parse_strategy_spec
+from ui.bundle_set import labels_path, open_set, server_path
+from ui.common import SessionActions, crisp
 from ui.feedback import fail, warn
 from ui.session import EvaluationView, Session, SessionStore
-from ui.settings import number, whole
+from ui.settings import whole
 
 FRAME_SIDE = 256  # the breakdown's frames are shown upscaled (nearest neighbour) to about this size
 # Table 1 as the tab shows it: (row key, column header); the CSV download has every column at full precision
@@ -47,37 +50,65 @@ DECIMALS = 4
 NO_RESULT = "run an evaluation first"
 
 
-class EvaluateActions:
-    """The event handlers of one Evaluate tab, bound to the app's session store."""
+@dataclass
+class EvaluateView:
+    """The Evaluate tab's components that its handlers fill."""
 
-    def __init__(self, sessions: SessionStore) -> None:
-        self.sessions = sessions
+    folder: gr.Textbox
+    labels: gr.Textbox
+    message: gr.Markdown
+    notes: gr.Markdown
+    reference: gr.Dropdown
+    files: gr.File
+    agreement: gr.Plot
+    table: gr.Dataframe
+    sweeps: gr.Plot
+    centers: gr.Plot
+    strategy: gr.Dropdown
+    photo: gr.Dropdown
+    stopped: gr.Image
+    center: gr.Image
+    caption: gr.Markdown
+    curve: gr.Plot
 
-    def session(self, request: gr.Request | None) -> Session:
-        """The caller's session."""
-        return self.sessions.get(getattr(request, "session_hash", None))
+    @property
+    def breakdown(self) -> list[gr.components.Component]:
+        return [self.stopped, self.center, self.caption, self.curve]
 
-    def use_annotation(self, request: gr.Request) -> tuple[Any, Any, str]:
+    @property
+    def per_reference(self) -> list[gr.components.Component]:
+        return [self.table, self.sweeps, self.centers, self.strategy, self.photo, *self.breakdown]
+
+
+class EvaluateActions(SessionActions):
+    """The event handlers of one Evaluate tab, bound to the app's session store and its components."""
+
+    def __init__(self, sessions: SessionStore, ui: EvaluateView, *, server_folders: bool = False) -> None:
+        super().__init__(sessions, server_folders=server_folders)
+        self.ui = ui
+
+    def use_annotation(self, request: gr.Request) -> dict:
         """The Annotate tab's bundle folder and labels file, as this tab's inputs."""
         annotation = self.session(request).annotation
         if annotation is None:
-            return gr.skip(), gr.skip(), warn("the Annotate tab has no bundle set open")
-        return (str(annotation.bundles.folder), str(annotation.store.path),
-                f"using the Annotate tab's {len(annotation.bundles)} bundle(s) and its labels file")
+            return {self.ui.message: warn("the Annotate tab has no bundle set open")}
+        return {self.ui.folder: str(annotation.bundles.folder), self.ui.labels: str(annotation.store.path),
+                self.ui.message: f"using the Annotate tab's {len(annotation.bundles)} bundle(s) and its labels file"}
 
     def run(
         self, folder: str, labels: str, labels_file: str | None, seed: list[str] | None, new: list[str] | None,
         params: str, annotators: str, consensus: str, points: float, request: gr.Request,
         progress: gr.Progress = gr.Progress(),
-    ) -> tuple:
+    ) -> dict:
         """Open the bundles and labels, score the chosen strategies, write the downloads, show it all."""
-        session = self.session(request)
+        session, ui = self.session(request), self.ui
         try:
             progress(0.0, desc="opening the bundles")
-            bundles = scan_folder(server_path(folder, session.folder, "bundle folder"))
-            if not bundles.entries:
-                raise ConfigError(f"no readable bundle in {bundles.folder}: " + "; ".join(bundles.unreadable))
-            source = Path(labels_file) if labels_file else labels_path(bundles.folder, labels, session.folder)
+            own = own_paths(session)
+            bundles = open_set(server_path(folder, self.server_folders, own, "bundle folder"))
+            if not bundles.trajectories:
+                raise ConfigError(f"no readable bundle in {bundles.folder}: " + "; ".join(bundles.skipped))
+            source = Path(labels_file) if labels_file else labels_path(bundles.folder, labels, self.server_folders, own)
             wanted = strategy_specs([*(seed or []), *(new or [])], params)
             names = [a.strip() for a in str(annotators or "").split(",") if a.strip()] or None
             points = whole(points, "sweep points")
@@ -85,72 +116,111 @@ class EvaluateActions:
                 raise ConfigError("sweep points must be at least 2")
             progress(0.1, desc="reading the labels")
             label_list = read_labels(source)
-            photos = open_photos([e.path for e in bundles.entries])
+            photos = open_photos(bundles.trajectories)  # the trajectories the scan opened, not opened again
             progress(0.2, desc=f"scoring {len(wanted)} strategies on {len(photos)} bundles")
             result = evaluate(photos, label_list, wanted, points=points, annotators=names, consensus=consensus)
             progress(0.7, desc="writing the CSVs and the report")
             out = session.subfolder("evaluation") / uuid.uuid4().hex[:8]
             files = downloads(result, out)
         except Exception as exc:
-            return (fail(exc, "evaluating"), *(gr.skip(),) * 13)
+            return {ui.message: fail(exc, "evaluating")}
         old, session.evaluation = session.evaluation, EvaluationView(
-            result, default_reference(result), out, files, bundles.unreadable)
+            result, default_reference(result), out, files, bundles.skipped)
         if old is not None:  # only the latest evaluation's files are offered
             shutil.rmtree(old.folder, ignore_errors=True)
         view = session.evaluation
         progress(0.9, desc="drawing the figures")
         refs = [r.name for r in result.references]
-        reference = gr.update(choices=refs, value=view.reference, visible=len(refs) > 1)
-        agreement = (gr.update(value=plots.agreement_figure(result.agreement), visible=True)
-                     if result.agreement is not None else gr.update(value=None, visible=False))
         scored = {r.name for ref in result.references for r in ref.strategies}
         done = f"evaluated {len(scored)} of {len(wanted)} strategies against {', '.join(refs)}"
         if len(scored) < len(wanted):
             done += " (the notes say why the others were not)"
-        return (done, notes_markdown(view), reference, [str(p) for p in files], agreement,
-                *reference_view(result.reference(view.reference)))
+        agreement = (gr.update(value=plots.agreement_figure(result.agreement), visible=True)
+                     if result.agreement is not None else gr.update(value=None, visible=False))
+        return {ui.message: done, ui.notes: notes_markdown(view), ui.files: [str(p) for p in files],
+                ui.reference: gr.update(choices=refs, value=view.reference, visible=len(refs) > 1),
+                ui.agreement: agreement, **self._reference_view(result.reference(view.reference))}
 
-    def choose_reference(self, reference: str, request: gr.Request) -> tuple:
+    def choose_reference(self, reference: str, request: gr.Request) -> dict:
         """Show the results against another reference (an annotator or the consensus)."""
         view = self.session(request).evaluation
         if view is None:
-            return (warn(NO_RESULT), *(gr.skip(),) * 9)
+            return {self.ui.message: warn(NO_RESULT)}
         try:
             ref = view.result.reference(reference)
         except KeyError:
-            return (warn(f"no reference named {reference!r} in this evaluation"), *(gr.skip(),) * 9)
+            return {self.ui.message: warn(f"no reference named {reference!r} in this evaluation")}
         view.reference = reference
-        return ("", *reference_view(ref))
+        return {self.ui.message: "", **self._reference_view(ref)}
 
-    def breakdown(self, strategy: str, photo: str, request: gr.Request) -> tuple:
+    def breakdown(self, strategy: str, photo: str, request: gr.Request) -> dict:
         """One strategy on one photo: stopped frame | frame at the range centre, and the photo's curves."""
         view = self.session(request).evaluation
         if view is None:
-            return (*(gr.skip(),) * 4, warn(NO_RESULT))
+            return {self.ui.message: warn(NO_RESULT)}
         try:
-            return (*breakdown_view(view.result.reference(view.reference), strategy, photo), "")
+            pictures = self._breakdown_view(view.result.reference(view.reference), strategy, photo)
         except Exception as exc:
-            return (*(gr.skip(),) * 4, fail(exc, "showing the breakdown"))
+            return {self.ui.message: fail(exc, "showing the breakdown")}
+        return {self.ui.message: "", **pictures}
+
+    # -- views --------------------------------------------------------------------------------------
+    def _reference_view(self, ref: ReferenceResult) -> dict:
+        """Table, sweeps, centres, the breakdown's choices and its first strategy on its first photo."""
+        ui = self.ui
+        strategies = [(r.scores.label, r.name) for r in ref.strategies]
+        photos = [(p.name, p.bundle_id) for p in ref.photos]
+        strategy = strategies[0][1] if strategies else None
+        photo = photos[0][1] if photos else None
+        if strategy is not None and photo is not None:
+            pictures = self._breakdown_view(ref, strategy, photo)
+        else:
+            pictures = {ui.stopped: None, ui.center: None, ui.curve: None,
+                        ui.caption: "no strategy could be scored against this reference"}
+        sweeps = plots.sweeps_figure(ref)
+        sweeps.update_layout(width=None, autosize=True)  # fill the tab's width instead of a fixed 300 px per strategy
+        return {ui.table: table_frame(ref), ui.sweeps: sweeps, ui.centers: plots.centers_figure(ref),
+                ui.strategy: gr.update(choices=strategies, value=strategy),
+                ui.photo: gr.update(choices=photos, value=photo), **pictures}
+
+    def _breakdown_view(self, ref: ReferenceResult, strategy: str, bundle_id: str) -> dict:
+        """The stopped frame, the centre frame, the caption and the curves of one strategy on one photo."""
+        stop = next((s for s in ref.result(strategy).per_photo() if s.photo.bundle_id == bundle_id), None)
+        if stop is None:
+            raise ConfigError(f"{strategy} was not scored on that photo against {ref.name}")
+        ui = self.ui
+        return {ui.stopped: crisp(stop.stopped_rgb, FRAME_SIDE), ui.center: crisp(stop.center_rgb, FRAME_SIDE),
+                ui.caption: breakdown_caption(stop, ref),
+                ui.curve: plots.photo_curve_figure(ref, bundle_id, selected=stop.step)}
+
+
+def own_paths(session: Session) -> list[Path]:
+    """What a person may open when server folders are off: their session's folder, and the labels file
+    of the set their Annotate tab has open (an uploaded set keeps its labels in the app's labels folder)."""
+    own = [session.folder]
+    if session.annotation is not None:
+        own.append(session.annotation.store.path)
+    return own
 
 
 # -- inputs -----------------------------------------------------------------------------------------
 def strategy_specs(chosen: Sequence[str], params: str) -> list[str]:
     """Ticked strategies as ``evaluate`` takes them: NAME sweeps its parameter, NAME=VALUE uses that value
-    (``params``: "fixed_step=1000, norm_rate=0.2")."""
+    (``params``: "fixed_step=1000, norm_rate=0.2", read by the engine's ``parse_strategy_spec``)."""
     if not chosen:
         raise ConfigError("tick at least one strategy")
     given: dict[str, float] = {}
     for item in str(params or "").split(","):
         if not item.strip():
             continue
-        name, sep, value = (part.strip() for part in item.partition("="))
-        if not sep or name not in STRATEGIES:
-            raise ConfigError(f"'{item.strip()}': write NAME=VALUE with a strategy name, e.g. fixed_step=1000")
+        name, value = parse_strategy_spec(item.strip())
+        if value is None or not math.isfinite(value):
+            raise ConfigError(f"'{item.strip()}': write NAME=VALUE with a finite number, e.g. fixed_step=1000")
         if STRATEGIES[name].param_name is None:
             raise ConfigError(f"{name} has no parameter to set")
         if name not in chosen:
             raise ConfigError(f"{name} has a value but is not ticked")
-        given[name] = number(value, f"the value of {name}")
+        given[name] = value
     return [f"{name}={given[name]:g}" if name in given else name for name in chosen]
 
 
@@ -170,31 +240,6 @@ def table_frame(ref: ReferenceResult) -> pd.DataFrame:
             cells[header] = round(value, DECIMALS) if isinstance(value, float) else ("" if value is None else value)
         rows.append(cells)
     return pd.DataFrame(rows, columns=[header for _, header in TABLE_COLUMNS])
-
-
-def reference_view(ref: ReferenceResult) -> tuple:
-    """Table, sweeps, centres, the breakdown's choices and its first strategy on its first photo."""
-    strategies = [(r.scores.label, r.name) for r in ref.strategies]
-    photos = [(p.name, p.bundle_id) for p in ref.photos]
-    strategy = strategies[0][1] if strategies else None
-    photo = photos[0][1] if photos else None
-    if strategy is not None and photo is not None:
-        pictures = breakdown_view(ref, strategy, photo)
-    else:
-        pictures = (None, None, "no strategy could be scored against this reference", None)
-    sweeps = plots.sweeps_figure(ref)
-    sweeps.update_layout(width=None, autosize=True)  # fill the tab's width instead of a fixed 300 px per strategy
-    return (table_frame(ref), sweeps, plots.centers_figure(ref),
-            gr.update(choices=strategies, value=strategy), gr.update(choices=photos, value=photo), *pictures)
-
-
-def breakdown_view(ref: ReferenceResult, strategy: str, bundle_id: str) -> tuple:
-    """(stopped frame, centre frame, caption, curves) of one strategy on one photo."""
-    stop = next((s for s in ref.result(strategy).per_photo() if s.photo.bundle_id == bundle_id), None)
-    if stop is None:
-        raise ConfigError(f"{strategy} was not scored on that photo against {ref.name}")
-    return (_frame(stop.stopped_rgb), _frame(stop.center_rgb), breakdown_caption(stop, ref),
-            plots.photo_curve_figure(ref, bundle_id, selected=stop.step))
 
 
 def breakdown_caption(stop: PhotoStop, ref: ReferenceResult) -> str:
@@ -229,7 +274,3 @@ def downloads(result: Evaluation, out: Path) -> list[Path]:
         for path in csvs:
             zf.write(path, path.name)
     return [out / "table1.csv", archive, out / "report.html"]
-
-
-def _frame(rgb) -> Any:
-    return upscale(rgb, upscale_factor(rgb.shape[:2], FRAME_SIDE))

@@ -13,12 +13,11 @@ import gradio as gr
 from pixelart.evaluation import CONSENSUS_RULES, DEFAULT_POINTS
 from pixelart.plots import empty_figure
 from pixelart.stopping import NEW_STRATEGIES, SEED_STRATEGIES, STRATEGIES
-from ui.bundle_set import server_folders_allowed
-from ui.evaluate_actions import EvaluateActions
+from ui.common import LIGHT
+from ui.evaluate_actions import EvaluateActions, EvaluateView
 from ui.session import SessionStore
 
 EVALUATE_QUEUE = "evaluate"
-LIGHT = dict(concurrency_limit=None)
 
 ABOUT = """For each photo with labeled range [s, e] (centre c, width w) and a strategy's stop t̂:
 **hit** if s ≤ t̂ ≤ e; **relative centre error** |t̂ − c| / w;
@@ -31,15 +30,17 @@ def _choices(names: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(f"{STRATEGIES[n].label} ({n})", n) for n in names]
 
 
-def build_evaluate_tab(sessions: SessionStore) -> EvaluateActions:
-    """Lay out the tab inside the current Blocks and wire its events; returns the handlers."""
+def build_evaluate_tab(sessions: SessionStore, *, server_folders: bool) -> EvaluateActions:
+    """Lay out the tab inside the current Blocks and wire its events; returns the handlers.
+    ``server_folders``: whether folders on the server may be typed (else only the Annotate tab's set)."""
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
-            folder = gr.Textbox(label="Bundle folder on the server", elem_id="ev-folder",
-                                interactive=server_folders_allowed())
+            folder = gr.Textbox(label="Bundle folder on the server", elem_id="ev-folder", interactive=server_folders,
+                                info=None if server_folders else "typing server folders is off here: use the "
+                                "Annotate tab's bundles (uploaded there) with the button below")
             use_set = gr.Button("Use the Annotate tab's bundles and labels", elem_id="ev-use-set")
             labels = gr.Textbox(label="Labels file (blank: labels.jsonl in the bundle folder)", elem_id="ev-labels",
-                                interactive=server_folders_allowed())
+                                interactive=server_folders)
             labels_file = gr.File(label="…or upload a labels file (.jsonl or .csv; used instead)", type="filepath",
                                   elem_id="ev-labels-upload")
             seed = gr.CheckboxGroup(_choices(SEED_STRATEGIES), value=list(SEED_STRATEGIES),
@@ -84,9 +85,11 @@ def build_evaluate_tab(sessions: SessionStore) -> EvaluateActions:
         curve = gr.Plot(value=empty_figure("run an evaluation to see a photo's curves"), show_label=False,
                         elem_id="ev-curve")
 
-    actions = EvaluateActions(sessions)
-    breakdown = [stopped, center, caption, curve]
-    per_reference = [table, sweeps, centers, strategy, photo, *breakdown]
+    ui = EvaluateView(folder=folder, labels=labels, message=message, notes=notes, reference=reference, files=files,
+                      agreement=agreement, table=table, sweeps=sweeps, centers=centers, strategy=strategy,
+                      photo=photo, stopped=stopped, center=center, caption=caption, curve=curve)
+    actions = EvaluateActions(sessions, ui, server_folders=server_folders)
+    breakdown, per_reference = ui.breakdown, ui.per_reference
     inputs = [folder, labels, labels_file, seed, new, params, annotators, consensus, points]
 
     use_set.click(actions.use_annotation, None, [folder, labels, message], api_name="evaluate_use_set", **LIGHT)

@@ -1,12 +1,20 @@
-"""``gpu``: ``spaces.GPU`` on Hugging Face ZeroGPU Spaces, a do-nothing decorator everywhere else.
+"""The GPU entry point's decorator, and where the app's runs can use a GPU.
 
-On a Space the ``spaces`` package is installed and its decorator asks ZeroGPU for a GPU for the
-duration of the call (it is itself a no-op on Spaces with dedicated GPU hardware). Locally and in CI
-the package is absent and the function runs as written.
+``gpu`` is ``spaces.GPU`` where the ``spaces`` package is installed (Hugging Face Spaces) and a
+do-nothing decorator everywhere else; on Spaces with dedicated GPU hardware ``spaces.GPU`` itself does
+nothing, so the run behaves the same locally and there.
+
+On a ZeroGPU Space a GPU exists only inside functions decorated with ``spaces.GPU``, which ZeroGPU
+runs in a separate worker process: their arguments and results are pickled across, and nothing else
+reaches them. The app's run streams the live trajectory object out of the running generator and is
+stopped by a callable, neither of which can cross that boundary, so the app does not support ZeroGPU.
+Off ZeroGPU (a local GPU, a Space on dedicated GPU hardware, a CPU) nothing here changes anything;
+on ZeroGPU (``SPACES_ZERO_GPU`` set by the Space) the app says so at the top of the page.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,5 +31,13 @@ def gpu(duration: int | Callable[..., int] | None = None) -> Callable[[F], F]:
         return lambda fn: fn
     return spaces.GPU(duration=duration)
 
+ZERO_GPU_NOTE = (
+    "⚠️ **ZeroGPU is not supported.** This app streams each run's live trajectory and stops it on request, "
+    "which ZeroGPU's separate GPU worker process does not allow; runs here get no GPU. Give the Space "
+    "dedicated GPU hardware (e.g. an A100), or run it locally. Opening bundles, annotating and evaluating work."
+)
 
-ON_SPACES = spaces is not None
+
+def on_zero_gpu() -> bool:
+    """Whether this is a ZeroGPU Space (the ``spaces`` package's own test of ``SPACES_ZERO_GPU``)."""
+    return os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "t", "true")

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from ui.common import LIGHT
 from ui.exports import ANIMATION_FORMATS
 from ui.models import ModelStatus
-from ui.pixel_actions import PixelArtActions
+from ui.pixel_actions import MAX_PHOTO_PIXELS, PixelArtActions, PixelView
 from ui.progress import progress_html
 from ui.session import SessionStore
 from ui.settings import PREVIEW_KEYS, build_settings
@@ -22,15 +23,17 @@ from ui.viewer import build_viewer
 
 GPU_QUEUE = "gpu"
 EXPORT_QUEUE = "export"  # GIF / MP4 encoding is CPU-heavy: two at a time
-LIGHT = dict(concurrency_limit=None)  # scrubbing and friends never wait behind each other
 
 
-def build_pixel_tab(sessions: SessionStore, models: ModelStatus, examples: list[Path]) -> PixelArtActions:
-    """Lay out the tab inside the current Blocks and wire its events; returns the handlers."""
+def build_pixel_tab(
+    sessions: SessionStore, models: ModelStatus, examples: list[Path], *, upload_limit: str,
+) -> PixelArtActions:
+    """Lay out the tab inside the current Blocks and wire its events; returns the handlers.
+    ``upload_limit``: the server's largest upload, said where bundles are uploaded."""
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
-            photo_file = gr.File(label="Photo (JPEG, PNG, WebP, …)", type="filepath", height=110,
-                                 elem_id="px-photo-upload")
+            photo_file = gr.File(label=f"Photo (JPEG, PNG, WebP, …; up to {MAX_PHOTO_PIXELS // 1_000_000} megapixels)",
+                                 type="filepath", height=110, elem_id="px-photo-upload")
             if examples:
                 gr.Examples([[str(p)] for p in examples], inputs=[photo_file], label="Example photos")
             preview = gr.Image(label="Classical pixelization (preview)", interactive=False, format="png",
@@ -57,11 +60,13 @@ def build_pixel_tab(sessions: SessionStore, models: ModelStatus, examples: list[
                     run_dl_btn = gr.Button("The run: bundle + animation", elem_id="px-dl-run")
                 files = gr.File(label="Downloads", file_count="multiple", interactive=False, height=140,
                                 elem_id="px-files")
-            bundle_file = gr.File(label="Open a trajectory bundle (.bundle) saved earlier", type="filepath",
-                                  height=90, elem_id="px-bundle")
+            bundle_file = gr.File(label=f"Open a trajectory bundle (.bundle, up to {upload_limit}) saved earlier",
+                                  type="filepath", height=90, elem_id="px-bundle")
+    run_token = gr.State(None)  # ties a queued run to the Run press that made it
 
-    actions = PixelArtActions(sessions, settings.names)
-    view = [progress, notes, viewer.photo, viewer.art, viewer.slider, viewer.caption, viewer.chart, message]
+    ui = PixelView(progress=progress, notes=notes, viewer=viewer, message=message, preview=preview)
+    actions = PixelArtActions(sessions, settings.names, ui)
+    view = ui.outputs
     preview_inputs = settings.subset(PREVIEW_KEYS)
 
     photo_file.change(actions.on_photo, [photo_file, *preview_inputs], [preview, viewer.photo, message],
@@ -72,8 +77,9 @@ def build_pixel_tab(sessions: SessionStore, models: ModelStatus, examples: list[
         event(actions.preview, preview_inputs, [preview, viewer.photo, message],
               api_name="preview" if key == PREVIEW_KEYS[0] else False, trigger_mode="always_last")
 
-    run_btn.click(actions.start_run, settings.inputs, [progress, message], api_name="start_run", **LIGHT).success(
-        actions.stream_run, None, view, api_name="run", concurrency_limit=1, concurrency_id=GPU_QUEUE,
+    run_btn.click(actions.start_run, settings.inputs, [progress, message, run_token], api_name="start_run",
+                  **LIGHT).success(
+        actions.stream_run, [run_token], view, api_name="run", concurrency_limit=1, concurrency_id=GPU_QUEUE,
         show_progress="minimal", show_progress_on=[progress],
     )
     stop_btn.click(actions.stop, None, [message], api_name="stop", **LIGHT)

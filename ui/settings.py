@@ -15,13 +15,12 @@ from typing import Any
 
 import gradio as gr
 
-from pixelart.config import AUTO_PROMPT, MetricsConfig, OptimConfig, RunConfig
+from pixelart.config import AUTO_PROMPT, MetricsConfig, OptimConfig, RunConfig, SDSConfig
 from pixelart.errors import ConfigError
 from pixelart.guidance.schedules import SCHEDULES
-from pixelart.config import SDSConfig
 from pixelart.images import FITS, OUT_SIDE_MAX, OUT_SIDE_MIN
 from pixelart.models.registry import ENCODERS
-from pixelart.palette import MAX_KMEANS_COLORS, MIN_KMEANS_COLORS, read_hex, to_hex
+from pixelart.palette import MAX_KMEANS_COLORS, MIN_KMEANS_COLORS, hex_codes, read_hex
 from pixelart.run import check_config
 from ui.models import ModelStatus
 
@@ -90,13 +89,6 @@ def build_settings(models: ModelStatus) -> SettingsPanel:
     return SettingsPanel(c)
 
 
-def palette_from_file(path: str | None) -> tuple[str, ...] | None:
-    """The colours of an uploaded .hex palette as "rrggbb" strings, or None without a file."""
-    if not path:
-        return None
-    return tuple(to_hex(read_hex(path)).split())
-
-
 def config_from_values(
     *,
     width: Any, height: Any, colors: Any, palette_file: str | None, prompt: str | None, model: str, steps: Any,
@@ -110,7 +102,7 @@ def config_from_values(
         negative_prompt=(negative_prompt or "").strip(),
         size=(whole(height, "height"), whole(width, "width")),
         colors=whole(colors, "palette size"),
-        palette_hex=palette_from_file(palette_file),
+        palette_hex=hex_codes(read_hex(palette_file)) if palette_file else None,
         steps=whole(steps, "steps"),
         seed=whole(seed, "seed"),
         fit=fit,
@@ -120,10 +112,6 @@ def config_from_values(
         optim=OptimConfig(lr=number(lr, "learning rate"), warmup_steps=whole(warmup_steps, "warm-up steps")),
         metrics=MetricsConfig(encoders=tuple(encoders or ()), semantic_every=whole(semantic_every, "k")),
     )
-    if schedule not in SCHEDULES:
-        raise ConfigError(f"unknown timestep schedule '{schedule}'; choose one of: {', '.join(SCHEDULES)}")
-    if not config.optim.lr > 0 or config.optim.warmup_steps < 0:
-        raise ConfigError("the learning rate must be positive and the warm-up steps zero or more")
     check_config(config)
     return config
 

@@ -1,7 +1,10 @@
-"""Stopping strategies as the viewer uses them: where each one stops on a trajectory, as chart markers.
+"""Stopping strategies as the viewer uses them: the dropdown's choices, and where each strategy stops on
+a trajectory, as chart markers and as the step "Jump to its step" goes to.
 
-Decisions are the strategies' own offline ``decide`` on the steps recorded so far, so a marker sits
-exactly where ``python -m pixelart stops`` would put it on the saved bundle.
+Decisions are the engine's ``stop_decisions`` (the loop behind ``python -m pixelart stops``). While a
+run goes they are the strategies' live answers (``final=False``) with the patience a live
+``--stop-on`` uses, so a marker appears where such a run would have stopped; on a finished run or a
+loaded bundle they are the offline decisions on every recorded step, as ``pixelart stops`` prints them.
 """
 
 from __future__ import annotations
@@ -10,10 +13,9 @@ from typing import Mapping
 
 import numpy as np
 
-from pixelart.errors import ConfigError
 from pixelart.plots import StopMarker, marker_metric
-from pixelart.stopping import STRATEGIES, StopDecision, make_strategy
-from pixelart.trajectory import Trajectory
+from pixelart.stopping import DEFAULT_PATIENCE, STRATEGIES, Outcome, stop_decisions, strategy_options
+
 
 
 def strategy_choices() -> list[tuple[str, str]]:
@@ -29,36 +31,30 @@ def parameter_label(name: str) -> str:
     return f"{cls.param_name} (blank = default {cls.default:g})"
 
 
-def recorded_series(trajectory: Trajectory) -> dict[str, np.ndarray]:
-    """Every metric series of the trajectory, aligned to its recorded steps."""
-    return {name: trajectory.series(name) for name in trajectory.series_names}
+def live_options() -> dict[str, dict]:
+    """The options a live run gives its strategies (the semantic maxima's patience)."""
+    return {name: {"patience": DEFAULT_PATIENCE} for name, cls in STRATEGIES.items()
+            if "patience" in strategy_options(cls)}
 
 
-def unrecorded(name: str, series: Mapping[str, np.ndarray]) -> list[str]:
-    """The series a strategy needs that hold no value in this trajectory."""
-    return [k for k in STRATEGIES[name].needs if k not in series or not np.isfinite(series[k]).any()]
+def decisions(
+    series: Mapping[str, np.ndarray], wanted: list[tuple[str, float | None]] | None = None, *, final: bool = True,
+) -> list[Outcome]:
+    """The engine's decisions (every strategy when ``wanted`` is None); ``final=False``: live, mid-run."""
+    return stop_decisions(series, wanted, final=final, options=None if final else live_options())
 
 
-def decide(trajectory: Trajectory, name: str, param: float | None = None) -> StopDecision:
-    """Where strategy ``name`` stops on the recorded steps; ConfigError if its series were not recorded."""
-    strategy = make_strategy(name, param)  # unknown names get the list of known ones
-    series = recorded_series(trajectory)
-    missing = unrecorded(name, series)
-    if missing:
-        raise ConfigError(f"{strategy.label} needs {', '.join(missing)} values, which this run did not record")
-    return strategy.decide(series)
-
-
-def stop_markers(trajectory: Trajectory, params: Mapping[str, float | None] | None = None) -> list[StopMarker]:
-    """A marker for every strategy that fires on the recorded steps (``params``: non-default values)."""
+def stop_markers(
+    series: Mapping[str, np.ndarray], params: Mapping[str, float | None] | None = None, *, final: bool = True,
+) -> list[StopMarker]:
+    """A marker for every strategy that fires (``params``: non-default values by strategy)."""
     params = params or {}
-    series = recorded_series(trajectory)
     markers = []
-    for name, cls in STRATEGIES.items():
-        if unrecorded(name, series):
+    for outcome in decisions(series, [(name, params.get(name)) for name in STRATEGIES], final=final):
+        decision = outcome.decision
+        if decision is None or not decision.fired:
             continue
-        decision = make_strategy(name, params.get(name)).decide(series)
-        if not decision.fired:
-            continue
-        markers.append(StopMarker(name, cls.label, decision.step, marker_metric(name, cls.needs), decision.reason))
+        cls = STRATEGIES[outcome.name]
+        markers.append(StopMarker(outcome.name, cls.label, decision.step, marker_metric(outcome.name, cls.needs),
+                                  decision.reason))
     return markers
