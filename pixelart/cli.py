@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from pixelart.errors import ConfigError, PixelArtError
+from pixelart.stopping.semantic_max import DEFAULT_PATIENCE
 
 if TYPE_CHECKING:
     from pixelart.config import RunConfig
@@ -123,8 +124,9 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="record per-part norms with the clothes segmenter: auto (when its weights are here), on, off")
     p.add_argument("--stop-on", type=strategy_arg, default=None, metavar="STRATEGY[=PARAM]",
                    help=f"stop the run when this strategy fires: {', '.join(STRATEGIES)}")
-    p.add_argument("--patience", type=int, default=500,
-                   help="for clip_max/dino_max online: stop once the best step is this many steps old (default 500)")
+    p.add_argument("--patience", type=int, default=DEFAULT_PATIENCE,
+                   help="for clip_max/dino_max online: stop once the best step is this many steps old "
+                   f"(default {DEFAULT_PATIENCE})")
     p.add_argument("--save-every", type=int, default=500,
                    help="also save the bundle every N steps, so a crash loses little (0 = only at the end)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
@@ -153,7 +155,7 @@ def config_from_args(args: argparse.Namespace) -> "RunConfig":
 
 
 def stop_strategy(
-    stop_on: tuple[str, float | None] | None, patience: int = 500, config: "RunConfig | None" = None
+    stop_on: tuple[str, float | None] | None, patience: int = DEFAULT_PATIENCE, config: "RunConfig | None" = None
 ) -> "StoppingStrategy | None":
     """The ``--stop-on`` strategy (with ``--patience`` where it takes one), or None. With ``config``, a
     strategy that reads a series the run will not record is an error (it could never fire)."""
@@ -177,7 +179,7 @@ def stop_strategy(
 
 
 # -- run ------------------------------------------------------------------------------------------
-def run_to_bundle(photo_path: Path, config, out: Path, *, stop_on=None, patience: int = 500,
+def run_to_bundle(photo_path: Path, config, out: Path, *, stop_on=None, patience: int = DEFAULT_PATIENCE,
                   save_every: int = 500, quiet: bool = False, position: int = 0) -> dict:
     """Run one photo to a bundle + PNGs; shared by ``run`` and ``batch``. Returns a summary dict."""
     from tqdm.auto import tqdm

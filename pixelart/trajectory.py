@@ -377,8 +377,9 @@ class BundleScan:
 
 
 def scan_bundles(folder: str | os.PathLike) -> BundleScan:
-    """Open every ``*.bundle`` in a folder. Damaged or empty bundles, and a second file of the same run
-    (labels refer to runs), are skipped with a reason instead of stopping the whole set."""
+    """Open every ``*.bundle`` in a folder. Damaged bundles (their newest frame is decoded to find
+    damaged frame data), empty ones, and a second file of the same run (labels refer to runs) are
+    skipped with a reason instead of stopping the whole set."""
     folder = Path(folder)
     if not folder.is_dir():
         raise BundleError(f"bundle folder {folder} does not exist" if not folder.exists() else f"{folder} is not a folder")
@@ -389,6 +390,8 @@ def scan_bundles(folder: str | os.PathLike) -> BundleScan:
     for path in paths:
         try:
             traj = Trajectory.load(path)
+            if len(traj):
+                traj.frame(len(traj) - 1)  # frames are read lazily: damaged frame data shows only here
         except BundleError as exc:
             message = str(exc)
             skipped.append(message if message.startswith(path.name) else f"{path.name}: {message}")

@@ -107,6 +107,9 @@ def test_stop_decisions_finished_live_and_missing():
     assert parse_strategy_spec(" clip_max ") == ("clip_max", None)
     with pytest.raises(ConfigError, match="must be a number"):
         parse_strategy_spec("norm_rate=high")
+    for odd in ("nan", "inf", "-inf"):
+        with pytest.raises(ConfigError, match="finite"):
+            parse_strategy_spec(f"norm_rate={odd}")
     with pytest.raises(ConfigError, match="choose from"):
         parse_strategy_spec("oracle=1")
 

@@ -236,6 +236,12 @@ def test_scan_bundles_skips_damaged_empty_and_duplicate_runs(tmp_path):
     good.save(tmp_path / "a.bundle")
     good.save(tmp_path / "a_copy.bundle")
     (tmp_path / "broken.bundle").write_bytes(b"nope")
+    damaged = bytearray((tmp_path / "a.bundle").read_bytes())
+    with zipfile.ZipFile(tmp_path / "a.bundle") as zf:
+        info = zf.getinfo("frames.bin")
+    start = info.header_offset + 30 + len(info.filename)
+    damaged[start : start + info.file_size] = b"\x00" * info.file_size
+    (tmp_path / "zeroed.bundle").write_bytes(bytes(damaged))
     other, _ = _trajectory(3, seed=2)
     other.config["run_id"] = "run-b"
     other.save(tmp_path / "b.bundle")
@@ -245,6 +251,7 @@ def test_scan_bundles_skips_damaged_empty_and_duplicate_runs(tmp_path):
     assert [t.run_id for t in scan.trajectories] == ["run-a", "run-b"]
     assert any(line.startswith("a_copy.bundle: the same run as a.bundle") for line in scan.skipped)
     assert any(line.startswith("broken.bundle") for line in scan.skipped)
+    assert any(line.startswith("zeroed.bundle") and "damaged" in line for line in scan.skipped)
     with pytest.raises(BundleError, match="is not a folder"):
         scan_bundles(tmp_path / "a.bundle")
     empty = tmp_path / "empty"

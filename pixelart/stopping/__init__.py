@@ -5,6 +5,7 @@ evaluation all read ``STRATEGIES``."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -15,7 +16,7 @@ from pixelart.stopping.fixed_step import FixedStep
 from pixelart.stopping.norm_rate import NormIncreaseRate
 from pixelart.stopping.norm_threshold import NormThreshold
 from pixelart.stopping.part_rate import PartNormRate
-from pixelart.stopping.semantic_max import ClipMax, DinoMax
+from pixelart.stopping.semantic_max import DEFAULT_PATIENCE, ClipMax, DinoMax
 
 _SEED = (FixedStep, NormThreshold, NormIncreaseRate, ClipMax, DinoMax)
 _NEW = (PartNormRate, NormRateCap, NormRateClipGate)
@@ -51,9 +52,12 @@ def parse_strategy_spec(text: str) -> tuple[str, float | None]:
     if name not in STRATEGIES:
         raise ConfigError(f"unknown stopping strategy '{name}'; choose from: {', '.join(STRATEGIES)}")
     try:
-        return name, float(value) if value.strip() else None
+        param = float(value) if value.strip() else None
     except ValueError:
         raise ConfigError(f"'{text}': the value after '=' must be a number") from None
+    if param is not None and not math.isfinite(param):
+        raise ConfigError(f"'{text}': the value after '=' must be a finite number, not {value.strip()}")
+    return name, param
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ def stop_decisions(
 
 
 __all__ = [
+    "DEFAULT_PATIENCE",
     "STRATEGIES", "SEED_STRATEGIES", "NEW_STRATEGIES", "StopDecision", "StoppingStrategy", "make_strategy",
     "strategy_options", "parse_strategy_spec", "Outcome", "stop_decisions",
 ]

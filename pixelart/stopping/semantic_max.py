@@ -12,6 +12,8 @@ import numpy as np
 
 from pixelart.stopping.base import Series, StopDecision, StoppingStrategy
 
+DEFAULT_PATIENCE = 500  # steps the best similarity must stay unbeaten before a live decision (CLI, app)
+
 
 class SemanticMax(StoppingStrategy):
     encoder: str = ""

@@ -1,0 +1,31 @@
+"""The run's GPU entry point carries ``spaces.GPU`` where the ``spaces`` package exists (Spaces)."""
+
+import importlib
+import sys
+import types
+
+
+def test_run_steps_is_wrapped_by_spaces_gpu_when_the_package_exists(monkeypatch):
+    calls = []
+
+    def fake_gpu(duration=None):
+        def wrap(fn):
+            calls.append((fn.__name__, duration))
+            fn.wrapped_by_spaces = True
+            return fn
+        return wrap
+
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=fake_gpu))
+    import ui.gpu
+    import ui.runner
+
+    try:
+        importlib.reload(ui.gpu)
+        runner = importlib.reload(ui.runner)
+        assert calls and calls[0][0] == "run_steps" and getattr(runner.run_steps, "wrapped_by_spaces", False)
+        assert callable(calls[0][1])  # ZeroGPU's budget grows with the number of steps
+    finally:
+        monkeypatch.delitem(sys.modules, "spaces")
+        importlib.reload(ui.gpu)
+        importlib.reload(ui.runner)
+    assert not hasattr(ui.runner.run_steps, "wrapped_by_spaces")  # without the package: untouched
