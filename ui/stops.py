@@ -14,8 +14,7 @@ from typing import Mapping
 import numpy as np
 
 from pixelart.plots import StopMarker, marker_metric
-from pixelart.stopping import DEFAULT_PATIENCE, STRATEGIES, Outcome, stop_decisions, strategy_options
-
+from pixelart.stopping import DEFAULT_PATIENCE, STRATEGIES, Outcome, stop_decisions
 
 
 def strategy_choices() -> list[tuple[str, str]]:
@@ -34,7 +33,7 @@ def parameter_label(name: str) -> str:
 def live_options() -> dict[str, dict]:
     """The options a live run gives its strategies (the semantic maxima's patience)."""
     return {name: {"patience": DEFAULT_PATIENCE} for name, cls in STRATEGIES.items()
-            if "patience" in strategy_options(cls)}
+            if "patience" in cls.options}
 
 
 def decisions(

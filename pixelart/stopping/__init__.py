@@ -25,18 +25,13 @@ SEED_STRATEGIES = tuple(cls.name for cls in _SEED)  # the five of seed 000 §4.2
 NEW_STRATEGIES = tuple(cls.name for cls in _NEW)  # part-aware and combined strategies (issue 4)
 
 
-def strategy_options(cls: type[StoppingStrategy]) -> tuple[str, ...]:
-    """Keyword options a strategy accepts besides its parameter."""
-    return cls.options
-
-
 def make_strategy(name: str, param: float | None = None, **options) -> StoppingStrategy:
     """Instantiate a strategy by name (unknown names get a message listing the known ones)."""
     try:
         cls = STRATEGIES[name]
     except KeyError:
         raise ConfigError(f"unknown stopping strategy '{name}'; choose from: {', '.join(STRATEGIES)}") from None
-    accepted = strategy_options(cls)
+    accepted = cls.options
     unknown = [k for k in options if k not in accepted]
     if unknown and not accepted:
         raise ConfigError(f"strategy '{name}' takes no options ({', '.join(options)})")
@@ -101,5 +96,5 @@ def stop_decisions(
 __all__ = [
     "DEFAULT_PATIENCE",
     "STRATEGIES", "SEED_STRATEGIES", "NEW_STRATEGIES", "StopDecision", "StoppingStrategy", "make_strategy",
-    "strategy_options", "parse_strategy_spec", "Outcome", "stop_decisions",
+    "parse_strategy_spec", "Outcome", "stop_decisions",
 ]
