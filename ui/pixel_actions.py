@@ -173,7 +173,6 @@ class PixelArtActions(SessionActions):
                     if isinstance(item, PixelArtRun):
                         notes = [*item.setup.notes, f'prompt used: "{item.setup.prompt}"']
                         session.set_trajectory(item.trajectory, notes)
-                        session.x_max = config.steps
                         yield self._view(session, progress_html("running", 0, config.steps),
                                          photo=np.asarray(item.setup.photo))
                         continue
@@ -186,7 +185,7 @@ class PixelArtActions(SessionActions):
         except Exception as exc:  # a failed run keeps the steps it made
             state, message = "failed", fail(exc, "running")
         finally:
-            session.run_state, session.x_max = IDLE, None
+            session.run_state = IDLE
         step = record.step if record is not None else 0
         elapsed = record.elapsed_s if record is not None else time.monotonic() - started
         yield self._view(session, progress_html(state, step, config.steps, elapsed), message=message)

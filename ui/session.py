@@ -118,7 +118,6 @@ class Session:
     stop_requested: bool = False
     follow: bool = True  # the viewer shows the newest step until the person scrubs
     selected: int = 0
-    x_max: int | None = None  # the chart's step axis spans the whole run while it goes
     stop_params: dict[str, float | None] = field(default_factory=dict)  # strategy -> parameter on the chart
     chart_cache: ChartCache = field(default_factory=ChartCache)  # the chart of the trajectory shown
     annotation: Annotation | None = None  # the Annotate tab's bundle set, once opened
@@ -130,6 +129,13 @@ class Session:
     def running(self) -> bool:
         """Whether a run of this session holds the GPU now."""
         return self.run_state == RUNNING
+
+    @property
+    def x_max(self) -> int | None:
+        """While a run goes, the chart's step axis spans the whole run (its configured steps)."""
+        if not self.running or self.trajectory is None:
+            return None
+        return self.trajectory.config.get("run", {}).get("steps")
 
     def subfolder(self, name: str) -> Path:
         """A folder inside this session's folder, created on first use."""
@@ -147,7 +153,6 @@ class Session:
         self.notes = list(notes or [])
         self.follow = True
         self.selected = 0
-        self.x_max = None
         self.chart_cache = ChartCache()
         if old_copy is not None and old_copy != bundle_copy:
             old_copy.unlink(missing_ok=True)
