@@ -44,7 +44,7 @@ from pixelart.labels import Label
 from pixelart.stopping import SEED_STRATEGIES, STRATEGIES, StoppingStrategy, make_strategy, parse_strategy_spec
 from pixelart.stopping.part_rate import PartNormRate
 from pixelart.metrics import cell_index_map
-from pixelart.stopping.parts import PartMap, has_part_series, part_series
+from pixelart.stopping.parts import PartMap, part_rates, part_series
 from pixelart.trajectory import Trajectory, scan_bundles
 
 Range = tuple[int, int]
@@ -128,14 +128,15 @@ class EvalPhoto:
         return self._distances[key]
 
     def ensure_part_series(self, part_map: PartMap | None = None) -> bool:
-        """Give the photo per-part series when it has none: from ``part_map`` or the stored mask."""
-        if has_part_series(self.series):
+        """Give the photo the important parts' series when it was recorded without them (none, or only
+        parts such as hair or background): from ``part_map`` or the stored mask."""
+        if part_rates(self.series):
             return True
         part_map = part_map or PartMap.from_trajectory(self.traj)
         if part_map is None:
             return False
         self.series.update(part_series(self.traj, part_map))
-        return has_part_series(self.series)
+        return bool(part_rates(self.series))
 
     def missing_for(self, strategy: StoppingStrategy) -> str | None:
         """Why a strategy cannot be scored on this photo, or None when it can."""

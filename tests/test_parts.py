@@ -122,6 +122,24 @@ def test_a_drawn_mask_png_serves_bundles_recorded_without_one(tmp_path, capsys):
         PartMap.from_png(masks / "rgb.png", (16, 16))
 
 
+def test_a_drawn_mask_serves_bundles_whose_recorded_parts_the_strategy_cannot_use(tmp_path):
+    # recorded with only background ("part:Background", not an important part): the drawn mask is used
+    folder = tmp_path / "bundles"
+    path = _bundle(folder / "look.bundle", with_mask=False)
+    traj = Trajectory.load(path)
+    background_only = Trajectory(palette=PALETTE, input_image=traj.input_image, frame_size=(8, 8),
+                                 config={"run_id": "look"})
+    for t in range(len(traj)):
+        background_only.append(traj.frame(t), {"norm": traj.series("norm")[t], "part:Background": 0.1})
+    background_only.save(path)
+    _, labels, _ = _case()
+    store = LabelStore(tmp_path / "labels.jsonl")
+    store.add("look", "aki", 2, 6)
+    result = evaluate(open_photos(folder), store.labels(), ["part_rate=0.5"],
+                      part_masks={"look": PartMap(labels, ATR_LABELS, "drawn")})
+    assert result.references[0].result("part_rate").per_photo()[0].step == 5
+
+
 def test_registry_keeps_the_seed_five_apart_and_takes_options():
     assert SEED_STRATEGIES == ("fixed_step", "norm_threshold", "norm_rate", "clip_max", "dino_max")
     assert NEW_STRATEGIES == ("part_rate", "norm_rate_cap", "norm_rate_clip")

@@ -43,7 +43,7 @@ class PartNormRate(StoppingStrategy):
     label = "Worst part norm rate"
     param_name = "ε (part rate)"
     default = 0.3
-    needs = ()  # any part:<Label> series (see parts.has_part_series); names vary with the photo
+    needs = ()  # important parts' part:<Label> series (see ``missing``); names vary with the photo
     options = ("parts",)
 
     def __init__(self, param: float | None = None, *, parts: Sequence[str] = IMPORTANT_PARTS) -> None:

@@ -150,8 +150,3 @@ def part_rates(series: Mapping[str, np.ndarray], parts: Sequence[str] = IMPORTAN
                 continue
             rates[name[len(PART_PREFIX):]] = (values - values[0]) / max(values[0], PART_RATE_FLOOR)
     return rates
-
-
-def has_part_series(series: Mapping[str, np.ndarray]) -> bool:
-    """Whether any per-part series is present."""
-    return any(name.startswith(PART_PREFIX) for name in series)
