@@ -46,9 +46,10 @@ from PIL import Image  # noqa: E402
 from bench import full_size_configs as cfgs  # noqa: E402
 from bench.common import describe_machine, machine_info, run_scenarios, summarize  # noqa: E402
 from pixelart.config import MetricsConfig, RunConfig  # noqa: E402
-from pixelart.errors import ConfigError, PixelArtError  # noqa: E402
+from workbench.errors import ConfigError, UserError  # noqa: E402
 from pixelart.config import SDSConfig  # noqa: E402
 from pixelart.models import loading  # noqa: E402
+from workbench import hub  # noqa: E402
 from pixelart.models.loaded import GuidanceModels, SemanticEncoder  # noqa: E402
 from pixelart.models.registry import DIFFUSION_MODELS, ENCODERS, diffusion_spec  # noqa: E402
 from pixelart.run import PixelArtRun  # noqa: E402
@@ -123,7 +124,7 @@ def bench_photo(seed: int = 0) -> Image.Image:
 
 def resolve_device(device: str, dtype: str) -> tuple[torch.device, torch.dtype]:
     """The engine's device choice, with the dtype overridable ("auto": bf16 on CUDA, fp32 on CPU)."""
-    dev, auto_dtype = loading.pick_device(device)
+    dev, auto_dtype = hub.pick_device(device)
     if dtype == "auto":
         return dev, auto_dtype
     if dtype not in DTYPES:
@@ -284,19 +285,19 @@ def load_full_size(
         if scenario.controlnets and spec.controlnets:
             for control in spec.controlnets:
                 net = ControlNetModel.from_pretrained(folder / f"controlnet-{control.kind}", dtype=dtype)
-                nets.append(loading._freeze(net, device))
+                nets.append(hub.freeze(net, device))
             if any(c.kind == "depth" for c in spec.controlnets):
                 depth = loading._load_depth_estimator(str(folder / "dpt"), spec.name, device, dtype)
         else:
             spec = dataclasses.replace(spec, controlnets=(), depth_estimator_id=None)
         encoder_vae = base.pipe.vae
         if scenario.tiny_vae:
-            encoder_vae = loading._freeze(AutoencoderTiny.from_pretrained(folder / "taesd", dtype=dtype), device)
+            encoder_vae = hub.freeze(AutoencoderTiny.from_pretrained(folder / "taesd", dtype=dtype), device)
         models = GuidanceModels(spec=spec, pipe=base.pipe, encoder_vae=encoder_vae, controlnets=nets,
                                 depth_estimator=depth, device=device, dtype=dtype)
         encoders = {}
         for name, model_cls in (("clip", CLIPModel), ("dino", Dinov2Model)):
-            model = loading._freeze(model_cls.from_pretrained(folder / name, dtype=dtype), device)
+            model = hub.freeze(model_cls.from_pretrained(folder / name, dtype=dtype), device)
             processor = AutoImageProcessor.from_pretrained(folder / name)
             encoders[name] = SemanticEncoder(spec=ENCODERS[name], model=model, processor=processor,
                                              device=device, dtype=dtype)
@@ -362,7 +363,7 @@ def _models(scenario: Scenario, device: torch.device, dtype: torch.dtype, weight
         try:
             yield load_full_size(scenario, folder, device, dtype)
         finally:
-            loading.clear_model_cache()  # full-size models: free them before the next scenario
+            hub.clear_model_cache()  # full-size models: free them before the next scenario
             gc.collect()
             if device.type == "cuda":
                 torch.cuda.empty_cache()
@@ -465,7 +466,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _from_args(args: argparse.Namespace) -> Scenario:
-    device = loading.pick_device(args.device)[0].type
+    device = hub.pick_device(args.device)[0].type
     parts = [args.model, "full" if args.random_weights else "", device,
              "" if args.dtype == "auto" else args.dtype, f"r{args.resolution}" if args.resolution else "",
              "taesd" if args.tiny_vae else "", "nocontrol" if args.no_controlnet else ""]
@@ -509,7 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 csv_path=None if args.no_csv else args.csv, columns=COLUMNS, info=info,
                 print_row=lambda row: print(format_row(row) + "\n", flush=True),
             )
-    except PixelArtError as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if written is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 from pixelart.palette import map_to_palette
 from pixelart.preparation import PreparedPhoto, prepare
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from pixelart.config import RunConfig
-from pixelart.errors import ConfigError, ImageInputError
+from workbench.errors import ConfigError, ImageInputError
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif")
 PARTIAL_PREFIX = ".partial-"

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from pixelart.errors import ConfigError, PixelArtError
+from workbench.errors import ConfigError, UserError
 from pixelart.stopping.semantic_max import DEFAULT_PATIENCE
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ def run_to_bundle(photo_path: Path, config, out: Path, *, stop_on=None, patience
     from tqdm.auto import tqdm
 
     from pixelart.export import save_pixel_art
-    from pixelart.images import load_photo
+    from workbench.images import load_photo
     from pixelart.run import PixelArtRun
 
     strategy = stop_strategy(stop_on, patience, config)
@@ -269,7 +269,7 @@ def _add_baseline_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_baseline(args: argparse.Namespace) -> int:
     from pixelart.baselines import DOWNSAMPLERS, pixelize
     from pixelart.export import save_hex, save_pixel_art
-    from pixelart.images import load_photo
+    from workbench.images import load_photo
     from pixelart.palette import read_hex
     from pixelart.preparation import prepare
 
@@ -387,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except PixelArtError as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a path the system refused (a folder where a file goes, no permission, disk full)

@@ -38,8 +38,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from pixelart.errors import BundleError, ConfigError
-from pixelart.atomic import atomic_path
+from workbench.errors import BundleError, ConfigError
+from workbench.atomic import atomic_path
 from pixelart.labels import Label
 from pixelart.stopping import SEED_STRATEGIES, STRATEGIES, StoppingStrategy, make_strategy, parse_strategy_spec
 from pixelart.stopping.part_rate import PartNormRate

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pixelart.cli import _add_run_arguments, check_out_folder, command, config_from_args
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 
 
 # -- batch ----------------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ def write_report(
     figures: Sequence[tuple[str, go.Figure]], path: str | os.PathLike, *, title: str = "Evaluation"
 ) -> Path:
     """One self-contained HTML page holding every figure (plotly.js embedded once, works offline)."""
-    from pixelart.atomic import atomic_path
+    from workbench.atomic import atomic_path
 
     parts = [f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><h1>{title}</h1>"]
     for i, (heading, fig) in enumerate(figures):

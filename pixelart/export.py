@@ -1,6 +1,6 @@
 """Files a user takes away: PNGs (native and crisp upscale), ``.hex`` palettes, trajectory animations.
 
-Every write goes through ``pixelart.atomic.atomic_path``.
+Every write goes through ``workbench.atomic.atomic_path``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from pixelart.atomic import atomic_path
+from workbench.atomic import atomic_path
 from pixelart.palette import indices_to_rgb, to_hex
 from pixelart.trajectory import Trajectory
 

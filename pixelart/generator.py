@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 
 RENDER_MODES = ("gumbel", "softmax")
 INIT_DISTANCES = ("l1", "l2")

@@ -39,8 +39,8 @@ from typing import Any, Iterable, Iterator
 
 from filelock import FileLock, Timeout
 
-from pixelart.errors import PixelArtError
-from pixelart.atomic import atomic_path
+from workbench.errors import UserError
+from workbench.atomic import atomic_path
 
 FORMAT = "pixelart-labels"
 VERSION = 1
@@ -48,7 +48,7 @@ LOCK_TIMEOUT_S = 30.0
 CSV_FIELDS = ("label_id", "bundle_id", "bundle", "annotator", "start", "end", "note", "time", "steps")
 
 
-class LabelError(PixelArtError, ValueError):
+class LabelError(UserError, ValueError):
     """A label or a labels file cannot be used (bad range, empty annotator, damaged file, ...)."""
 
 

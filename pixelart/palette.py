@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixelart.errors import PaletteError
+from workbench.errors import PaletteError
 
 MIN_KMEANS_COLORS = 2
 MAX_KMEANS_COLORS = 64

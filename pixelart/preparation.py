@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from pixelart.images import prepare_photo, validate_out_size, working_size
+from workbench.images import prepare_photo, validate_out_size, working_size
 from pixelart.metrics import NORM_LONG_SIDE
 from pixelart.palette import kmeans_palette
 

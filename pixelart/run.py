@@ -22,10 +22,10 @@ from PIL import Image
 
 from pixelart.baselines import downsample
 from pixelart.config import AUTO_PROMPT, FALLBACK_PROMPT, PARTS_MODES, RunConfig
-from pixelart.errors import ConfigError, ModelNotAvailableError
+from workbench.errors import ConfigError, ModelNotAvailableError
 from pixelart.generator import PixelGenerator
 from pixelart.guidance.sds import ScoreDistillation
-from pixelart.images import validate_out_size, working_size
+from workbench.images import validate_out_size, working_size
 from pixelart.metrics import NormTable, SemanticScorer, nearest_upscale, relative_increase
 from pixelart.models.loaded import GuidanceModels, SemanticEncoder
 from pixelart.guidance.schedules import SCHEDULES
@@ -34,7 +34,7 @@ from pixelart.palette import MAX_FILE_COLORS, MAX_KMEANS_COLORS, MIN_KMEANS_COLO
 from pixelart.preparation import prepare
 from pixelart.regularizers import fft_high_frequency_loss, high_frequency_mask
 from pixelart.stopping.parts import PartMap, segment_parts
-from pixelart.timing import StepTimer
+from workbench.timing import StepTimer
 from pixelart.trajectory import Trajectory
 
 @dataclass
@@ -113,8 +113,9 @@ def library_versions() -> dict[str, str]:
 def load_guidance(config: RunConfig) -> GuidanceModels:
     """The diffusion model (+ ControlNets, TAESD) a run of ``config`` uses, loaded once per process."""
     from pixelart.models import loading
+    from workbench.hub import pick_device
 
-    device, dtype = loading.pick_device(config.device)
+    device, dtype = pick_device(config.device)
     return loading.load_guidance_models(
         config.model, device=device, dtype=dtype, use_tiny_vae=config.tiny_vae,
         controlnets=config.guidance.use_controlnets,
@@ -249,7 +250,7 @@ class PixelArtRun:
         if mode == "off":
             return None
         if mode == "auto" and not tiny:
-            from pixelart.models.loading import cached_snapshot
+            from workbench.hub import cached_snapshot
             from pixelart.models.registry import CLOTHES_SEGMENTER
 
             if cached_snapshot(CLOTHES_SEGMENTER.repo_id) is None:  # "auto" never downloads

@@ -36,8 +36,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 from PIL import Image
 
-from pixelart.errors import BundleError
-from pixelart.atomic import atomic_path
+from workbench.errors import BundleError
+from workbench.atomic import atomic_path
 from pixelart.palette import indices_to_rgb, parse_hex, to_hex
 
 FORMAT = "pixelart-trajectory"

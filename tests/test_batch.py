@@ -8,7 +8,7 @@ from PIL import Image
 from pixelart.batch import PARTIAL_PREFIX, Shard, bundle_names, iter_batch, list_photos, shard_from_env
 from pixelart.cli import main
 from pixelart.config import RunConfig
-from pixelart.errors import ConfigError, ImageInputError, ModelNotAvailableError
+from workbench.errors import ConfigError, ImageInputError, ModelNotAvailableError
 from pixelart.trajectory import Trajectory
 
 RUN = ["--model", "tiny-sd", "--steps", "1", "--size", "16", "--colors", "4", "--encoders", "none",

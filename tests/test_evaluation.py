@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pixelart.cli import main
-from pixelart.errors import BundleError, ConfigError
+from workbench.errors import BundleError, ConfigError
 from pixelart.evaluation import (
     EvalPhoto, agreement, consensus_ranges, evaluate, open_photos, parse_strategies, range_iou, reference_range,
     score_matrix, score_stop, stop_matrix,

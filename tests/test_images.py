@@ -1,4 +1,4 @@
-"""Tests for pixelart.images: every input is generated in tmp_path, nothing is read from the repository."""
+"""Tests for workbench.images: every input is generated in tmp_path, nothing is read from the repository."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixelart.errors import ConfigError, ImageInputError
-from pixelart.images import (
+from workbench.errors import ConfigError, ImageInputError
+from workbench.images import (
     from_uint8_array,
     load_photo,
     prepare_photo,

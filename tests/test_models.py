@@ -13,19 +13,17 @@ import torch
 from PIL import Image, ImageDraw
 from safetensors.torch import load_file
 
-from pixelart.errors import ConfigError, ModelNotAvailableError
+from workbench.errors import ConfigError, ModelNotAvailableError
 from pixelart.guidance.controls import control_images
-from pixelart.models import loading
 from pixelart.models.loading import (
-    clear_model_cache,
     load_captioner,
     load_clothes_segmenter,
     load_encoder,
     load_guidance_models,
     missing_models,
-    pick_device,
-    resolve_local,
 )
+from workbench import hub
+from workbench.hub import clear_model_cache, pick_device, resolve_local
 from pixelart.models.registry import DIFFUSION_MODELS
 from pixelart.models.tiny import CLOTHES_LABELS, TINY_VERSION, materialize_tiny, tiny_ids
 
@@ -270,10 +268,10 @@ def test_registry_model_found_in_hub_cache(empty_hf_cache: Path) -> None:
 def test_variant_is_used_only_when_its_files_exist(tmp_path: Path) -> None:
     (tmp_path / "unet").mkdir()
     (tmp_path / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"")
-    assert loading._variant_kwargs(tmp_path, "fp16") == {}
+    assert hub.variant_kwargs(tmp_path, "fp16") == {}
     (tmp_path / "unet" / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"")
-    assert loading._variant_kwargs(tmp_path, "fp16") == {"variant": "fp16"}
-    assert loading._variant_kwargs(tmp_path, None) == {}
+    assert hub.variant_kwargs(tmp_path, "fp16") == {"variant": "fp16"}
+    assert hub.variant_kwargs(tmp_path, None) == {}
 
 
 def test_model_download_fetches_one_copy_of_the_weights(
@@ -399,6 +397,6 @@ def test_hub_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path))
-    assert loading.hub_cache_dir() == tmp_path / "hub"
+    assert hub.hub_cache_dir() == tmp_path / "hub"
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "elsewhere"))
-    assert loading.hub_cache_dir() == tmp_path / "elsewhere"
+    assert hub.hub_cache_dir() == tmp_path / "elsewhere"

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from pixelart.baselines import DOWNSAMPLERS, downsample, pixelize
-from pixelart.errors import ConfigError, PaletteError
+from workbench.errors import ConfigError, PaletteError
 from pixelart.palette import (
     indices_to_rgb,
     kmeans_palette,

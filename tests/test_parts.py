@@ -7,7 +7,7 @@ from PIL import Image
 
 from pixelart.cli import main
 from pixelart.config import MetricsConfig, RunConfig
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 from pixelart.evaluation import evaluate, open_photos
 from pixelart.labels import Label, LabelStore
 from pixelart.metrics import art_at_working, l2_distance

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from pixelart.config import MetricsConfig, RunConfig
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 from pixelart.metrics import art_at_working, l2_distance
 from pixelart.run import PixelArtRun, run_pixelart
 
@@ -141,7 +141,7 @@ def test_auto_prompt_uses_the_captioner(photo):
 
 def test_auto_prompt_falls_back_with_a_clear_note_when_the_captioner_is_missing(photo):
     from pixelart.config import FALLBACK_PROMPT
-    from pixelart.errors import ModelNotAvailableError
+    from workbench.errors import ModelNotAvailableError
 
     def missing(image):
         raise ModelNotAvailableError("blip", "Salesforce/blip-image-captioning-large", "offline")

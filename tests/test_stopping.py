@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 from pixelart.stopping import SEED_STRATEGIES, STRATEGIES, make_strategy, stop_decisions
 
 

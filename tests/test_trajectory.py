@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from pixelart.errors import BundleError
+from workbench.errors import BundleError
 from pixelart.trajectory import KEYFRAME_EVERY, Trajectory
 
 PALETTE = np.random.default_rng(0).integers(0, 256, (16, 3), dtype=np.uint8)

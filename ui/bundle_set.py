@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from pixelart.atomic import atomic_path
-from pixelart.errors import ConfigError, PixelArtError
+from workbench.atomic import atomic_path
+from workbench.errors import ConfigError, UserError
 from pixelart.export import safe_stem
 from pixelart.trajectory import Trajectory, scan_bundles
 
@@ -90,7 +90,7 @@ def open_set(folder: Path, *, uploaded: bool = False) -> BundleSet:
     """Every usable bundle of ``folder`` (the engine's lenient scan; damaged ones are listed, not fatal)."""
     try:
         scan = scan_bundles(folder)
-    except PixelArtError as exc:  # the folder itself: missing, not a folder, no bundles in it
+    except UserError as exc:  # the folder itself: missing, not a folder, no bundles in it
         raise ConfigError(str(exc)) from None
     return BundleSet(scan.folder, scan.trajectories, scan.skipped, uploaded)
 

@@ -26,7 +26,7 @@ import gradio as gr
 import pandas as pd
 
 from pixelart import evaluation_plots as plots
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 from pixelart.evaluation import Evaluation, PhotoStop, ReferenceResult, evaluate, open_photos
 from pixelart.evaluation_cli import write_outputs
 from pixelart.labels import read_labels

@@ -1,6 +1,6 @@
 """Messages to the person: one line in the tab's message area and a toast, never a stack trace.
 
-User errors are ``PixelArtError``s whose text already says what was wrong and what to do. Anything
+User errors are ``UserError``s whose text already says what was wrong and what to do. Anything
 else is a bug: it is logged with its traceback on the server and shown as a short internal error, and
 the server keeps serving either way.
 """
@@ -11,14 +11,14 @@ import logging
 
 import gradio as gr
 
-from pixelart.errors import PixelArtError
+from workbench.errors import UserError
 
 log = logging.getLogger("ui")
 
 
 def describe(exc: BaseException, doing: str) -> str:
     """One line for the person; unexpected errors are logged in full."""
-    if isinstance(exc, PixelArtError):
+    if isinstance(exc, UserError):
         return " ".join(str(exc).split())
     log.error("unexpected error while %s", doing, exc_info=exc)
     return f"internal error while {doing} ({type(exc).__name__}); the server log has the details"

@@ -27,8 +27,8 @@ import gradio as gr
 import numpy as np
 
 from pixelart.baselines import classical_pixel_art
-from pixelart.errors import ConfigError
-from pixelart.images import load_photo, prepare_photo
+from workbench.errors import ConfigError
+from workbench.images import load_photo, prepare_photo
 from pixelart.palette import read_hex
 from pixelart.run import PixelArtRun
 from pixelart.stopping import STRATEGIES

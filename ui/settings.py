@@ -16,9 +16,9 @@ from typing import Any
 import gradio as gr
 
 from pixelart.config import AUTO_PROMPT, MetricsConfig, OptimConfig, RunConfig, SDSConfig
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 from pixelart.guidance.schedules import SCHEDULES
-from pixelart.images import FITS, OUT_SIDE_MAX, OUT_SIDE_MIN
+from workbench.images import FITS, OUT_SIDE_MAX, OUT_SIDE_MIN
 from pixelart.models.registry import ENCODERS
 from pixelart.palette import MAX_KMEANS_COLORS, MIN_KMEANS_COLORS, hex_codes, read_hex
 from pixelart.run import check_config
@@ -95,7 +95,7 @@ def config_from_values(
     seed: Any, guidance_scale: Any, negative_prompt: str | None, schedule: str, lr: Any, warmup_steps: Any,
     semantic_every: Any, encoders: list[str] | None, fit: str, controlnets: bool, tiny_vae: bool,
 ) -> RunConfig:
-    """A checked RunConfig from the form's values; raises PixelArtError with a one-line reason."""
+    """A checked RunConfig from the form's values; raises UserError with a one-line reason."""
     config = RunConfig(
         model=model,
         prompt=(prompt or "").strip(),

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 
 CONTROL_KINDS = ("canny", "depth")
 

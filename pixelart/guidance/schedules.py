@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 
 
 @dataclass(frozen=True)

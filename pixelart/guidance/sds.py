@@ -18,13 +18,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 from pixelart.config import WEIGHTINGS, SDSConfig
 from pixelart.guidance.augment import augment_same
 from pixelart.guidance.controls import control_images
 from pixelart.guidance.schedules import timestep_bounds
 from pixelart.models.loaded import GuidanceModels
-from pixelart.timing import NULL_TIMER, StepTimer
+from workbench.timing import NULL_TIMER, StepTimer
 
 @dataclass
 class SDSOutput:

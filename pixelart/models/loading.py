@@ -9,12 +9,8 @@ milliseconds. Whatever cannot be found or fetched raises ``ModelNotAvailableErro
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
-import os
-import re
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +18,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from pixelart.errors import ConfigError, ModelNotAvailableError
+from workbench.errors import ConfigError
+from workbench.hub import (
+    MODEL,
+    PIPELINE,
+    REPO_ID,
+    cached_snapshot,
+    freeze,
+    load_error,
+    load_once,
+    register_tiny,
+    resolve_local,
+    short_error,
+    variant_kwargs,
+)
 from pixelart.models.loaded import GuidanceModels, SemanticEncoder
 from pixelart.models.registry import (
-    REPO_ID,
     CAPTIONER,
     CLOTHES_SEGMENTER,
     DIFFUSION_MODELS,
@@ -41,177 +49,8 @@ from pixelart.models.tiny import is_tiny_id, materialize_tiny
 
 log = logging.getLogger(__name__)
 
-PIPELINE = "pipeline"  # a diffusers pipeline folder with model_index.json
-MODEL = "model"  # a single model folder with config.json + weights
-
-_WEIGHT_SUFFIXES = (".safetensors", ".bin")
-# Pipeline components the engine never uses: their absence does not make a snapshot incomplete.
-_OPTIONAL_COMPONENTS = {"safety_checker", "feature_extractor", "image_encoder"}
-_NO_WEIGHTS = ("Tokenizer", "Scheduler", "Processor", "FeatureExtractor")
 _PIPELINE_FAMILIES = {"StableDiffusionXLPipeline": "sdxl", "StableDiffusionPipeline": "sd"}
-
-# One lock for all loads: two app threads asking for the same model must not both load it.
-_LOAD_LOCK = threading.RLock()
-
-
-# ----------------------------------------------------------------------------------------------
-# Finding weights on disk
-
-
-def hub_cache_dir() -> Path:
-    """The Hugging Face hub cache, read from the environment at call time (HF_HUB_CACHE, HF_HOME)."""
-    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if os.environ.get(var):
-            return Path(os.environ[var]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE)
-
-
-def _has_weights(folder: Path) -> bool:
-    return folder.is_dir() and any(f.name.endswith(_WEIGHT_SUFFIXES) for f in folder.iterdir())
-
-
-def _is_complete(path: Path, kind: str) -> bool:
-    """Whether a folder holds everything ``from_pretrained`` needs (file checks only, no loading)."""
-    if kind != PIPELINE:
-        return (path / "config.json").is_file() and _has_weights(path)
-    try:
-        index = json.loads((path / "model_index.json").read_text())
-    except (OSError, ValueError):
-        return False
-    for component, entry in index.items():
-        if component.startswith("_") or component in _OPTIONAL_COMPONENTS:
-            continue
-        if not isinstance(entry, list) or len(entry) != 2 or entry[0] is None:
-            continue
-        folder = path / component
-        if not folder.is_dir():
-            return False
-        if not any(tag in str(entry[1]) for tag in _NO_WEIGHTS) and not _has_weights(folder):
-            return False
-    return True
-
-
-def cached_snapshot(repo_id: str, kind: str = MODEL) -> Path | None:
-    """The complete local snapshot of a hub repo, or None; never touches the network."""
-    from huggingface_hub import snapshot_download
-
-    try:
-        path = Path(snapshot_download(repo_id, local_files_only=True, cache_dir=hub_cache_dir()))
-    except Exception:  # LocalEntryNotFoundError, bad id, unreadable cache: all mean "not here"
-        return None
-    return path if _is_complete(path, kind) else None
-
-
-def _short(exc: BaseException) -> str:
-    """One line for an error message: the exception's first line, without long parentheticals."""
-    first = (str(exc).strip().splitlines() or [""])[0]
-    first = re.sub(r"\s*\(.{40,}$", "", first)  # diffusers nests the whole cache-miss story in (...)
-    text = f"{type(exc).__name__}: {first}"
-    return text if len(text) <= 200 else text[:199].rsplit(" ", 1)[0] + "…"
-
-
-def _download(repo_id: str, kind: str, variant: str | None) -> Path:
-    cache = hub_cache_dir()
-    if kind == PIPELINE:
-        from diffusers import DiffusionPipeline
-
-        return Path(DiffusionPipeline.download(repo_id, variant=variant, cache_dir=cache))
-    from huggingface_hub import snapshot_download
-
-    # One copy of the weights: the variant when asked for, else the default safetensors, and .bin
-    # only for repos that have nothing else. Other frameworks' files are never fetched.
-    extras = ["*.json", "*.txt", "*.model"]
-    passes = [
-        {"allow_patterns": extras + ["*.safetensors"], "ignore_patterns": ["*.fp16.*", "*.bf16.*", "*onnx*"]},
-        {"allow_patterns": extras + ["*.safetensors", "*.bin"], "ignore_patterns": ["*onnx*"]},
-    ]
-    if variant:
-        passes.insert(0, {"allow_patterns": extras + [f"*.{variant}.safetensors"]})
-    for patterns in passes:
-        path = Path(snapshot_download(repo_id, cache_dir=cache, **patterns))
-        if _has_weights(path):
-            break
-    return path
-
-
-def resolve_local(
-    repo_id: str, *, kind: str = MODEL, name: str | None = None, variant: str | None = None
-) -> Path:
-    """A local folder for ``repo_id``: tiny build, existing directory, cached snapshot, or download.
-
-    ``kind`` is ``"pipeline"`` (diffusers pipeline) or ``"model"`` (one model); ``name`` is the
-    registry name used in error messages; ``variant`` (e.g. "fp16") is preferred when downloading.
-    Raises ``ModelNotAvailableError`` when the weights are neither here nor downloadable.
-    """
-    name = name or repo_id
-    if is_tiny_id(repo_id):
-        try:
-            return materialize_tiny(repo_id)
-        except KeyError as exc:
-            raise ModelNotAvailableError(name, repo_id, str(exc.args[0])) from None
-    local = Path(repo_id).expanduser()
-    if local.is_dir():
-        return local
-    if not REPO_ID.match(repo_id):
-        raise ModelNotAvailableError(name, repo_id, "not a local directory nor a Hugging Face repo id")
-    cached = cached_snapshot(repo_id, kind)
-    if cached is not None:
-        return cached
-    try:
-        path = _download(repo_id, kind, variant)
-    except Exception as exc:  # offline, unknown repo, gated repo, disk full, ...
-        raise ModelNotAvailableError(name, repo_id, _short(exc)) from exc
-    if not _is_complete(path, kind):
-        raise ModelNotAvailableError(name, repo_id, f"the copy at {path} is incomplete")
-    return path
-
-
-def _variant_kwargs(path: Path, variant: str | None) -> dict[str, str]:
-    # A variant is a smaller copy of the same weights: use it when present, else the default files.
-    if variant and any(
-        f".{variant}." in f.name and f.name.endswith(_WEIGHT_SUFFIXES) for f in path.rglob("*")
-    ):
-        return {"variant": variant}
-    return {}
-
-
-def _freeze(module: Any, device: torch.device) -> Any:
-    # dtype was set by from_pretrained, which keeps a model's float32-only modules in float32.
-    module.to(device)
-    module.eval()
-    module.requires_grad_(False)
-    return module
-
-
-def _load_error(name: str, repo_id: str, path: Path, exc: Exception) -> ModelNotAvailableError:
-    return ModelNotAvailableError(name, repo_id, f"the copy at {path} could not be loaded ({_short(exc)})")
-
-
-# ----------------------------------------------------------------------------------------------
-# Device
-
-
-def pick_device(pref: str = "auto") -> tuple[torch.device, torch.dtype]:
-    """("auto") CUDA with bfloat16 when available, else CPU with float32; "cpu"/"cuda" force one."""
-    pref = (pref or "auto").lower()
-    if pref not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"unknown device '{pref}'; choose auto, cpu or cuda")
-    if pref == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
-    if pref == "cuda" or (pref == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda"), torch.bfloat16
-    return torch.device("cpu"), torch.float32
-
-
-def _norm_device(device: Any) -> torch.device:
-    device = torch.device(device)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())  # one cache key for "cuda"/"cuda:0"
-    return device
+register_tiny("pixelart-tiny/", materialize_tiny)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,7 +64,7 @@ def _spec_from_folder(path: Path, label: str) -> DiffusionSpec:
         unet = json.loads((path / "unet" / "config.json").read_text())
         vae = json.loads((path / "vae" / "config.json").read_text())
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"'{label}' is not a diffusers pipeline folder ({_short(exc)})") from None
+        raise ConfigError(f"'{label}' is not a diffusers pipeline folder ({short_error(exc)})") from None
     family = _PIPELINE_FAMILIES.get(index.get("_class_name", ""))
     if family is None:
         raise ConfigError(
@@ -254,6 +93,7 @@ def _diffusion_source(name_or_path: str) -> tuple[DiffusionSpec, Path]:
     raise AssertionError("unreachable")
 
 
+@load_once
 def load_guidance_models(
     name_or_path: str,
     *,
@@ -268,14 +108,6 @@ def load_guidance_models(
     last two without ControlNets). ``controlnets=False`` drops the ControlNets (and depth estimator)
     and returns a spec without them.
     """
-    with _LOAD_LOCK:
-        return _load_guidance_cached(name_or_path, _norm_device(device), dtype, use_tiny_vae, controlnets)
-
-
-@functools.cache
-def _load_guidance_cached(
-    name_or_path: str, device: torch.device, dtype: torch.dtype, use_tiny_vae: bool, controlnets: bool
-) -> GuidanceModels:
     from diffusers import (
         AutoencoderTiny,
         ControlNetModel,
@@ -289,7 +121,7 @@ def _load_guidance_cached(
         spec = dataclasses.replace(spec, controlnets=(), depth_estimator_id=None)
 
     kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": True}
-    kwargs.update(_variant_kwargs(path, spec.variant))
+    kwargs.update(variant_kwargs(path, spec.variant))
     if spec.family == "sdxl":
         pipe_cls = StableDiffusionXLPipeline
     else:
@@ -298,22 +130,22 @@ def _load_guidance_cached(
     try:
         pipe = pipe_cls.from_pretrained(path, **kwargs)
     except (OSError, ValueError, KeyError) as exc:
-        raise _load_error(spec.name, spec.repo_id, path, exc) from exc
+        raise load_error(spec.name, spec.repo_id, path, exc) from exc
     # SDS adds noise at arbitrary timesteps: DDPM's add_noise/alphas on the model's own betas.
     pipe.scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
     for component in pipe.components.values():
         if isinstance(component, torch.nn.Module):
-            _freeze(component, device)
+            freeze(component, device)
 
     nets = []
     for control in spec.controlnets:
         cpath = resolve_local(control.repo_id, kind=MODEL, name=spec.name, variant=spec.variant)
         try:
-            net = ControlNetModel.from_pretrained(cpath, dtype=dtype, **_variant_kwargs(cpath, spec.variant))
+            net = ControlNetModel.from_pretrained(cpath, dtype=dtype, **variant_kwargs(cpath, spec.variant))
         except (OSError, ValueError, KeyError) as exc:
-            raise _load_error(spec.name, control.repo_id, cpath, exc) from exc
-        nets.append(_freeze(net, device))
+            raise load_error(spec.name, control.repo_id, cpath, exc) from exc
+        nets.append(freeze(net, device))
 
     depth = None
     if spec.depth_estimator_id and any(c.kind == "depth" for c in spec.controlnets):
@@ -324,9 +156,9 @@ def _load_guidance_cached(
         if spec.tiny_vae_id:
             tpath = resolve_local(spec.tiny_vae_id, kind=MODEL, name=spec.name)
             try:
-                encoder_vae = _freeze(AutoencoderTiny.from_pretrained(tpath, dtype=dtype), device)
+                encoder_vae = freeze(AutoencoderTiny.from_pretrained(tpath, dtype=dtype), device)
             except (OSError, ValueError, KeyError) as exc:
-                raise _load_error(spec.name, spec.tiny_vae_id, tpath, exc) from exc
+                raise load_error(spec.name, spec.tiny_vae_id, tpath, exc) from exc
         else:
             log.warning("model %s has no tiny VAE; encoding with its own VAE", spec.name)
     return GuidanceModels(
@@ -350,8 +182,8 @@ def _load_model_and_processor(
         # the PIL backend always: identical preprocessing (and metrics) with or without torchvision
         processor = processor_cls.from_pretrained(path, backend="pil")
     except (OSError, ValueError, KeyError) as exc:
-        raise _load_error(name, repo_id, path, exc) from exc
-    return _freeze(model, device), processor
+        raise load_error(name, repo_id, path, exc) from exc
+    return freeze(model, device), processor
 
 
 class DepthEstimator:
@@ -392,14 +224,9 @@ def _load_depth_estimator(
 # Encoders and helper models
 
 
+@load_once
 def load_encoder(name: str, *, tiny: bool, device: torch.device | str, dtype: torch.dtype) -> SemanticEncoder:
     """Load (once per process) a semantic image encoder: "clip" or "dino" (tiny ones when ``tiny``)."""
-    with _LOAD_LOCK:
-        return _load_encoder_cached(name, tiny, _norm_device(device), dtype)
-
-
-@functools.cache
-def _load_encoder_cached(name: str, tiny: bool, device: torch.device, dtype: torch.dtype) -> SemanticEncoder:
     from transformers import AutoImageProcessor, CLIPModel, Dinov2Model
 
     specs = encoder_specs(tiny)
@@ -430,14 +257,9 @@ class Captioner:
         return self.processor.decode(tokens[0], skip_special_tokens=True).strip()
 
 
+@load_once
 def load_captioner(*, tiny: bool, device: torch.device | str, dtype: torch.dtype) -> Callable[[Any], str]:
     """Load (once per process) the BLIP captioner: ``caption(pil_image) -> str``."""
-    with _LOAD_LOCK:
-        return _load_captioner_cached(tiny, _norm_device(device), dtype)
-
-
-@functools.cache
-def _load_captioner_cached(tiny: bool, device: torch.device, dtype: torch.dtype) -> Captioner:
     from transformers import BlipForConditionalGeneration, BlipProcessor
 
     spec = TINY_CAPTIONER if tiny else CAPTIONER
@@ -470,13 +292,12 @@ def load_clothes_segmenter(
     *, tiny: bool, device: torch.device | str, dtype: torch.dtype
 ) -> tuple[ClothesSegmenter, dict[int, str]]:
     """Load (once per process) the SegFormer clothes parser: ``(segment, id2label)``."""
-    with _LOAD_LOCK:
-        segmenter = _load_segmenter_cached(tiny, _norm_device(device), dtype)
+    segmenter = _load_segmenter(tiny=tiny, device=device, dtype=dtype)
     return segmenter, segmenter.id2label
 
 
-@functools.cache
-def _load_segmenter_cached(tiny: bool, device: torch.device, dtype: torch.dtype) -> ClothesSegmenter:
+@load_once
+def _load_segmenter(*, tiny: bool, device: torch.device, dtype: torch.dtype) -> ClothesSegmenter:
     from transformers import AutoImageProcessor, SegformerForSemanticSegmentation
 
     spec = TINY_CLOTHES_SEGMENTER if tiny else CLOTHES_SEGMENTER
@@ -484,18 +305,6 @@ def _load_segmenter_cached(tiny: bool, device: torch.device, dtype: torch.dtype)
         spec.name, spec.repo_id, SegformerForSemanticSegmentation, AutoImageProcessor, device, dtype
     )
     return ClothesSegmenter(model, processor, device, dtype)
-
-
-def clear_model_cache() -> None:
-    """Forget every loaded model (tests; freeing memory before switching models)."""
-    with _LOAD_LOCK:
-        for cached in (
-            _load_guidance_cached,
-            _load_encoder_cached,
-            _load_captioner_cached,
-            _load_segmenter_cached,
-        ):
-            cached.cache_clear()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -151,7 +151,7 @@ TINY_CLOTHES_SEGMENTER = AuxSpec("clothes", "pixelart-tiny/segformer", "tiny Seg
 
 def diffusion_spec(name: str) -> DiffusionSpec:
     """Look a diffusion model up by short name; unknown names get a message listing the known ones."""
-    from pixelart.errors import ConfigError
+    from workbench.errors import ConfigError
 
     try:
         return DIFFUSION_MODELS[name]

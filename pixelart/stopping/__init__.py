@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 from pixelart.stopping.base import Series, StopDecision, StoppingStrategy
 from pixelart.stopping.combined import NormRateCap, NormRateClipGate
 from pixelart.stopping.fixed_step import FixedStep

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from pixelart.errors import ConfigError
+from workbench.errors import ConfigError
 from pixelart.metrics import NormTable
 
 PART_PREFIX = "part:"

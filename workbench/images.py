@@ -23,7 +23,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pixelart.errors import ConfigError, ImageInputError
+from workbench.errors import ConfigError, ImageInputError
 
 OUT_SIDE_MIN, OUT_SIDE_MAX = 16, 256
 FITS = ("crop", "pad")
