@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import describe_machine, machine_info, run_scenarios, summarize  # noqa: E402
-from pixelart.trajectory import Trajectory  # noqa: E402
+from workbench.trajectory import Trajectory  # noqa: E402
 from ui.viewer import ChartCache, view_step  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "scrub.csv"

@@ -1,6 +1,6 @@
 """Batch runs: one trajectory bundle per photo of a folder, resumable, spread over processes.
 
-Each photo runs through ``pixelart.cli.run_to_bundle`` into a private work folder beside the
+Each photo runs through ``pixelart.run_files.run_to_bundle`` into a private work folder beside the
 output (``.partial-<name>/``); when it finishes, its PNGs and palette are moved into the output
 folder and the bundle is renamed into place *last*. So a bundle under its final name is always a
 finished run, a rerun skips it, and a crash mid-photo leaves only the work folder, which the next
@@ -147,7 +147,7 @@ def check_setup(
 ) -> None:
     """What every photo shares, checked once: the options and the stop strategy. A bad one is a
     ConfigError for the whole batch, not a failure of each photo."""
-    from pixelart.cli import stop_strategy
+    from pixelart.run_files import stop_strategy
     from pixelart.run import check_config
 
     check_config(config)
@@ -173,9 +173,9 @@ def iter_batch(
     models are checked before the first photo runs; a problem there raises (ConfigError,
     ModelNotAvailableError) for the whole batch. Per photo, only an unusable photo (ImageInputError)
     is reported as "failed" and the batch goes on. ``runner`` defaults to
-    ``pixelart.cli.run_to_bundle`` (a test may pass one that fails).
+    ``pixelart.run_files.run_to_bundle`` (a test may pass one that fails).
     """
-    from pixelart.cli import run_to_bundle
+    from pixelart.run_files import run_to_bundle
 
     preload = runner is None if preload is None else preload
     runner = runner or run_to_bundle

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from workbench.errors import ConfigError, UserError
-from pixelart.stopping.semantic_max import DEFAULT_PATIENCE
+from workbench.stopping.rules import DEFAULT_PATIENCE
 
 if TYPE_CHECKING:
     from pixelart.config import RunConfig
-    from pixelart.stopping import StoppingStrategy
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
@@ -137,7 +135,7 @@ def config_from_args(args: argparse.Namespace) -> "RunConfig":
     """Build a RunConfig from run/batch arguments."""
     from pixelart.config import GeneratorConfig, MetricsConfig, OptimConfig, RunConfig
     from pixelart.config import SDSConfig
-    from pixelart.palette import hex_codes, read_hex
+    from workbench.palette import hex_codes, read_hex
 
     encoders = tuple(e for e in args.encoders.split(",") if e and e != "none")  # checked by check_config
     palette_hex = None
@@ -154,94 +152,12 @@ def config_from_args(args: argparse.Namespace) -> "RunConfig":
     )
 
 
-def stop_strategy(
-    stop_on: tuple[str, float | None] | None, patience: int = DEFAULT_PATIENCE, config: "RunConfig | None" = None
-) -> "StoppingStrategy | None":
-    """The ``--stop-on`` strategy (with ``--patience`` where it takes one), or None. With ``config``, a
-    strategy that reads a series the run will not record is an error (it could never fire)."""
-    from pixelart.stopping import STRATEGIES, make_strategy
-    from pixelart.stopping.part_rate import PartNormRate
-
-    if stop_on is None:
-        return None
-    name, param = stop_on
-    cls = STRATEGIES.get(name)
-    options = {"patience": patience} if cls is not None and "patience" in cls.options else {}
-    strategy = make_strategy(name, param, **options)
-    if config is not None:
-        encoders = [e for e in ("clip", "dino") if e in strategy.needs and e not in config.metrics.encoders]
-        if encoders:
-            raise ConfigError(f"--stop-on {name} needs the {' and '.join(encoders)} similarity: "
-                              f"add {','.join(encoders)} to --encoders")
-        if isinstance(strategy, PartNormRate) and config.metrics.parts == "off":
-            raise ConfigError(f"--stop-on {name} needs per-part norms: use --parts auto or on")
-    return strategy
-
-
-# -- run ------------------------------------------------------------------------------------------
-def run_to_bundle(photo_path: Path, config, out: Path, *, stop_on=None, patience: int = DEFAULT_PATIENCE,
-                  save_every: int = 500, quiet: bool = False, position: int = 0) -> dict:
-    """Run one photo to a bundle + PNGs; shared by ``run`` and ``batch``. Returns a summary dict."""
-    from tqdm.auto import tqdm
-
-    from pixelart.export import save_pixel_art
-    from workbench.images import load_photo
-    from pixelart.run import PixelArtRun
-
-    strategy = stop_strategy(stop_on, patience, config)
-    photo = load_photo(photo_path)
-    run = PixelArtRun(photo, config, photo_name=photo_path.name)
-    for note in run.setup.notes:
-        tqdm.write(f"note: {note}")
-    traj = run.trajectory
-    decision, interrupted = None, False
-    bar = tqdm(total=config.steps, desc=photo_path.name, unit="step", disable=quiet, position=position,
-               dynamic_ncols=True)
-    steps = iter(run)
-    try:
-        for record in steps:
-            if record.step > 0:
-                bar.update(1)
-            bar.set_postfix_str(_postfix(record.metrics), refresh=False)
-            if strategy is not None:
-                # only the series the strategy reads: copying every series each step costs O(steps x series)
-                decision = strategy.check({k: traj.series(k) for k in strategy.series_used(traj.series_names)})
-                if decision is not None:
-                    break
-            if save_every and record.step and record.step % save_every == 0:
-                traj.save(out)
-    except KeyboardInterrupt:
-        interrupted = True
-        tqdm.write("interrupted: saving the steps made so far")
-    finally:
-        # after a break (or Ctrl-C) the run is suspended mid-step: closing it now embeds the pending
-        # CLIP/DINOv2 batch before the bundle is saved, instead of whenever the generator is freed
-        steps.close()
-        bar.close()
-    chosen = decision.step if decision is not None else len(traj) - 1
-    traj.config["stop"] = (
-        {"strategy": decision.strategy, "param": decision.param, "step": decision.step, "reason": decision.reason}
-        if decision is not None else None
-    )
-    traj.config["interrupted"] = interrupted
-    traj.save(out)
-    paths = save_pixel_art(traj.frame(chosen), traj.palette, out.with_suffix(""))
-    return {"bundle": out, "steps_recorded": len(traj), "chosen_step": chosen, "decision": decision,
-            "interrupted": interrupted, "paths": paths, "prompt": run.setup.prompt}
-
-
-def _postfix(metrics: dict) -> str:
-    parts = []
-    for key, label in (("norm", "d"), ("rate", "r"), ("clip", "clip"), ("dino", "dino")):
-        if key in metrics and math.isfinite(metrics[key]):
-            parts.append(f"{label}={metrics[key]:.3f}")
-    return " ".join(parts)
-
-
 @command("run", "turn a photo into pixel art by score distillation, recording the trajectory", _add_run_arguments)
 def cmd_run(args: argparse.Namespace) -> int:
     check_out_file(args.out)
     config = config_from_args(args)
+    from pixelart.run_files import run_to_bundle
+
     summary = run_to_bundle(args.photo, config, args.out, stop_on=args.stop_on, patience=args.patience,
                             save_every=args.save_every, quiet=args.quiet)
     d = summary["decision"]
@@ -270,7 +186,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from pixelart.baselines import DOWNSAMPLERS, pixelize
     from pixelart.export import save_hex, save_pixel_art
     from workbench.images import load_photo
-    from pixelart.palette import read_hex
+    from workbench.palette import read_hex
     from pixelart.preparation import prepare
 
     check_out_folder(args.out)
@@ -299,7 +215,7 @@ def _add_stops_arguments(p: argparse.ArgumentParser) -> None:
 @command("stops", "print where each stopping strategy stops on a recorded trajectory", _add_stops_arguments)
 def cmd_stops(args: argparse.Namespace) -> int:
     from pixelart.stopping import stop_decisions
-    from pixelart.trajectory import Trajectory
+    from workbench.trajectory import Trajectory
 
     traj = Trajectory.load(args.bundle)
     rows = []

@@ -42,10 +42,9 @@ from workbench.errors import BundleError, ConfigError
 from workbench.atomic import atomic_path
 from pixelart.labels import Label
 from pixelart.stopping import SEED_STRATEGIES, STRATEGIES, StoppingStrategy, make_strategy, parse_strategy_spec
-from pixelart.stopping.part_rate import PartNormRate
 from pixelart.metrics import cell_index_map
 from pixelart.stopping.parts import PartMap, part_rates, part_series
-from pixelart.trajectory import Trajectory, scan_bundles
+from workbench.trajectory import Trajectory, scan_bundles
 
 Range = tuple[int, int]
 CONSENSUS_RULES = ("majority", "intersection", "union")
@@ -621,7 +620,7 @@ def evaluate(
         raise ConfigError("no labels match these bundles: label some ranges first (or check the labels file)")
     labeled = {b for r in refs for b in r.ranges}
     pool = [p for p in photos if p.bundle_id in labeled]
-    if any(STRATEGIES[n] is PartNormRate for n, _ in wanted):
+    if any(STRATEGIES[n].reads_parts for n, _ in wanted):
         for p in pool:
             p.ensure_part_series((part_masks or {}).get(p.bundle_id))
     # decisions depend on the series only: compute once per strategy, share across references

@@ -179,7 +179,7 @@ def _add_labels_arguments(p: argparse.ArgumentParser) -> None:
 @command("labels", "list, add, edit, delete, export and import labeled good step ranges", _add_labels_arguments)
 def cmd_labels(args: argparse.Namespace) -> int:
     from pixelart.labels import LabelStore
-    from pixelart.trajectory import Trajectory
+    from workbench.trajectory import Trajectory
 
     store = LabelStore(args.store)
     if args.action == "list":

@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from workbench.atomic import atomic_path
-from pixelart.palette import indices_to_rgb, to_hex
-from pixelart.trajectory import Trajectory
+from workbench.palette import indices_to_rgb, to_hex
+from workbench.trajectory import Trajectory
 
 UPSCALE_TARGET = 512  # upscaled exports are at least this many pixels on the long side
 

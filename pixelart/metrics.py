@@ -116,23 +116,6 @@ class NormTable:
         return {name: np.array([row[name] for row in rows]) for name in ["norm", *self.names]}
 
 
-def l2_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """||a - b||_2 over all pixels and channels."""
-    return float(np.linalg.norm((np.asarray(a, np.float32) - np.asarray(b, np.float32)).ravel()))
-
-
-def relative_increase(d: float | np.ndarray, d0: float) -> float | np.ndarray:
-    """r = (d - d_0) / d_0, the seed's increase rate (d_0 = 0, an exact start, counts as machine eps)."""
-    d0 = d0 if d0 != 0 else np.finfo(np.float64).eps
-    return (d - d0) / d0
-
-
-def increase_rate(norms: np.ndarray) -> np.ndarray:
-    """r_t for a whole norm series (d_0 = its first value)."""
-    norms = np.asarray(norms, dtype=np.float64)
-    return norms if norms.size == 0 else relative_increase(norms, float(norms[0]))
-
-
 class SemanticScorer:
     """Cosine similarity of images to the photo under each encoder (embeddings of the photo cached)."""
 

@@ -1,4 +1,6 @@
-"""Colour palettes: k-means on a photo's pixels, Lospec ``.hex`` files in and out, and palette mapping.
+"""Choosing a palette for pixel art: k-means on a photo's pixels, and mapping pixels to a palette.
+
+``.hex`` files and index-to-RGB live in ``workbench.palette``.
 
 A palette is a ``(K, 3)`` uint8 array of RGB colours. Every pixel-art image in this project is stored
 as palette indices, so every output uses palette colours only.
@@ -6,16 +8,12 @@ as palette indices, so every output uses palette colours only.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
 from workbench.errors import PaletteError
 
 MIN_KMEANS_COLORS = 2
 MAX_KMEANS_COLORS = 64
-MAX_FILE_COLORS = 256  # indices are stored as uint8
 _KMEANS_SAMPLE = 100_000  # pixels: k-means on more adds time, not colours
 
 
@@ -51,48 +49,6 @@ def sort_palette(palette: np.ndarray) -> np.ndarray:
     return palette[order]
 
 
-def parse_hex(text: str, *, source: str = "palette") -> np.ndarray:
-    """Parse a Lospec ``.hex`` palette: one RRGGBB colour per line ('#' prefix and blank lines allowed)."""
-    colours = []
-    for lineno, raw in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith(";") or line.startswith("//"):
-            continue
-        value = line[1:] if line.startswith("#") else line
-        if len(value) != 6 or any(c not in "0123456789abcdefABCDEF" for c in value):
-            raise PaletteError(
-                f"{source} line {lineno}: '{line[:20]}' is not a 6-digit hex colour (RRGGBB)"
-            )
-        colours.append([int(value[i : i + 2], 16) for i in (0, 2, 4)])
-    if len(colours) < 2:
-        raise PaletteError(f"{source} has {len(colours)} colour(s); a palette needs at least 2")
-    if len(colours) > MAX_FILE_COLORS:
-        raise PaletteError(f"{source} has {len(colours)} colours; at most {MAX_FILE_COLORS} are supported")
-    return np.asarray(colours, dtype=np.uint8)
-
-
-def read_hex(path: str | os.PathLike) -> np.ndarray:
-    """Read a ``.hex`` palette file (colour order is kept as the file gives it)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise PaletteError(f"palette file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PaletteError(f"palette file {path} cannot be read as text ({exc.__class__.__name__})") from None
-    return parse_hex(text, source=path.name)
-
-
-def to_hex(palette: np.ndarray) -> str:
-    """The ``.hex`` text of a palette (lower-case RRGGBB lines, as Lospec writes them)."""
-    return "".join(f"{r:02x}{g:02x}{b:02x}\n" for r, g, b in np.asarray(palette, dtype=np.uint8))
-
-
-def hex_codes(palette: np.ndarray) -> tuple[str, ...]:
-    """The palette as "rrggbb" strings (how a RunConfig and a bundle's manifest hold it)."""
-    return tuple(to_hex(palette).split())
-
-
 def map_to_palette(image: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """Indices (H, W) uint8 of the nearest palette colour (Euclidean RGB) of each pixel."""
     img = np.asarray(image, dtype=np.float32)[..., :3]
@@ -100,8 +56,3 @@ def map_to_palette(image: np.ndarray, palette: np.ndarray) -> np.ndarray:
     # ||a-b||^2 = |a|^2 - 2ab + |b|^2; |a|^2 is the same for every palette entry, so it is dropped
     scores = img.reshape(-1, 3) @ pal.T * -2.0 + (pal**2).sum(axis=1)
     return scores.argmin(axis=1).astype(np.uint8).reshape(img.shape[:2])
-
-
-def indices_to_rgb(indices: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """Colour an (H, W) index image with its palette -> (H, W, 3) uint8."""
-    return np.asarray(palette, dtype=np.uint8)[np.asarray(indices)]

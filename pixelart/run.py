@@ -1,18 +1,18 @@
 """The pixel-art run: photo -> palette -> generator -> SDS loop, yielding one record per step.
 
-``run_pixelart`` is the engine's one public entry for a run. It is a generator: the CLI shows a
-progress bar from its records, the app streams them to the browser, the tests consume them, and
-stopping early is just stopping the iteration (the trajectory keeps every step made so far).
+``PixelArtRun`` follows the workbench run contract (``workbench.records``): created from a photo and a
+config (every option checked before any model loads), iterating it yields a ``RunStart`` and then one
+picklable ``StepRecord`` per step; ``workbench.loop.RunLoop`` turns them into the trajectory, for the
+CLI, the batch runner and the app alike. Stopping (``StopRun`` raised into the run) embeds the frames
+still waiting for their CLIP/DINOv2 batch and hands their values back in a last ``Flush``.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import platform
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -20,41 +20,26 @@ import torch.nn.functional as F
 from diffusers.optimization import get_scheduler
 from PIL import Image
 
-from pixelart.baselines import downsample
-from pixelart.config import AUTO_PROMPT, FALLBACK_PROMPT, PARTS_MODES, RunConfig
+from pixelart.baselines import DOWNSAMPLERS, downsample
+from pixelart.config import AUTO_PROMPT, FALLBACK_PROMPT, PARTS_MODES, WEIGHTINGS, RunConfig
 from workbench.errors import ConfigError, ModelNotAvailableError
-from pixelart.generator import PixelGenerator
+from pixelart.generator import INIT_DISTANCES, RENDER_MODES, PixelGenerator
 from pixelart.guidance.sds import ScoreDistillation
 from workbench.images import validate_out_size, working_size
-from pixelart.metrics import NormTable, SemanticScorer, nearest_upscale, relative_increase
+from pixelart.metrics import NormTable, SemanticScorer, nearest_upscale
+from workbench.drift import relative_increase
 from pixelart.models.loaded import GuidanceModels, SemanticEncoder
 from pixelart.guidance.schedules import SCHEDULES
 from pixelart.models.registry import ENCODERS, check_model_name
-from pixelart.palette import MAX_FILE_COLORS, MAX_KMEANS_COLORS, MIN_KMEANS_COLORS, parse_hex
+from pixelart.palette import MAX_KMEANS_COLORS, MIN_KMEANS_COLORS
+from workbench.palette import MAX_FILE_COLORS, parse_hex
 from pixelart.preparation import prepare
 from pixelart.regularizers import fft_high_frequency_loss, high_frequency_mask
 from pixelart.stopping.parts import PartMap, segment_parts
 from workbench.timing import StepTimer
-from pixelart.trajectory import Trajectory
-
-@dataclass
-class StepRecord:
-    """One optimisation step (step 0 is the initial frame, before any update)."""
-
-    step: int
-    total: int
-    frame: np.ndarray  # palette indices (H, W) uint8
-    metrics: dict[str, float]
-    timings_ms: dict[str, float]
-    elapsed_s: float
-    trajectory: Trajectory
-    semantic_filled: tuple[int, int] | None = None  # steps whose CLIP/DINOv2 values arrived now
-
-    @property
-    def rgb(self) -> np.ndarray:
-        """The frame in palette colours (H, W, 3) uint8."""
-        return self.trajectory.palette[self.frame]
-
+from workbench.drift import NORM_CURVES
+from workbench.hub import library_versions
+from workbench.records import Curve, Flush, RunStart, StepRecord, StopRun
 
 @dataclass
 class RunSetup:
@@ -97,17 +82,26 @@ def check_config(config: RunConfig) -> None:
         raise ConfigError(f"unknown encoder {', '.join(unknown)}; choose from {', '.join(ENCODERS)}")
     if config.fit not in ("crop", "pad"):
         raise ConfigError(f"fit must be crop or pad, got '{config.fit}'")
+    gen = config.generator
+    for value, allowed, what in ((gen.render, RENDER_MODES, "render mode"), (gen.init_distance, INIT_DISTANCES, "init distance"),
+                                 (gen.init_method, tuple(DOWNSAMPLERS), "init method"),
+                                 (gen.upsample, UPSAMPLE_MODES, "upsampling mode"),
+                                 (config.guidance.weighting, WEIGHTINGS, "SDS weighting")):
+        if value not in allowed:
+            raise ConfigError(f"unknown {what} '{value}'; choose one of: {', '.join(allowed)}")
+    if config.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"unknown device '{config.device}'; choose auto, cpu or cuda")
 
 
-def library_versions() -> dict[str, str]:
-    """Versions recorded in every bundle, so a result can be traced to its software."""
-    versions = {"python": platform.python_version()}
-    for pkg in ("torch", "diffusers", "transformers", "numpy", "pillow", "scikit-learn"):
-        try:
-            versions[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            versions[pkg] = "absent"
-    return versions
+UPSAMPLE_MODES = ("bilinear", "nearest", "bicubic", "area", "nearest-exact")
+SEMANTIC_CURVES = (
+    Curve("clip", "CLIP similarity", panel=1, axis_title="cosine similarity to the photo", colour="#d62728",
+          fmt="{:.4f}", caption_label="CLIP"),
+    Curve("dino", "DINOv2 similarity", panel=1, axis_title="cosine similarity to the photo", colour="#2ca02c",
+          fmt="{:.4f}", caption_label="DINOv2"),
+)
+"""The chart's lower row: how much of the photo's meaning the pixel art keeps (seed 000 §3.2)."""
+
 
 
 def load_guidance(config: RunConfig) -> GuidanceModels:
@@ -200,7 +194,7 @@ class PixelArtRun:
             size=self.model_size, config=config.guidance, seed=config.seed,
         )
 
-        # 8. Optimiser, schedule and the trajectory that records every step
+        # 8. Optimiser, schedule, and the run's start record (what its trajectory is built from)
         opt = config.optim
         self.optimizer = torch.optim.AdamW(
             self.generator.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay, eps=1e-8
@@ -213,15 +207,22 @@ class PixelArtRun:
         self.cpu_generator = torch.Generator().manual_seed(config.seed + 2)
         self.render_generator = torch.Generator(device=models.device).manual_seed(config.seed + 3)
         self.setup = RunSetup(prompt=prompt, palette=palette, photo=work, notes=notes)
-        self.trajectory = Trajectory(
+        self.palette = palette
+        self.start = RunStart(
+            kind="pixelart",
+            total=config.steps,
             palette=palette,
             input_image=self.photo_work,
             frame_size=out,
-            extras={"parts": self.parts.labels} if self.parts is not None else None,
+            curves=NORM_CURVES + tuple(c for c in SEMANTIC_CURVES if c.name in (encoders or {})),
+            notes=notes,
+            frame_label="Pixel art",
+            extras={"parts": self.parts.labels} if self.parts is not None else {},
             config={
                 "run_id": uuid.uuid4().hex,  # labels refer to this, so renaming a bundle keeps its labels
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "run": config.to_dict(),
+                "total_steps": config.steps,
                 "prompt_used": prompt,
                 "model_id": spec.repo_id,
                 "model_family": spec.family,
@@ -278,36 +279,31 @@ class PixelArtRun:
             if step == 0:
                 self._d0 = measured["norm"]
             metrics.update(measured, rate=float(relative_increase(measured["norm"], self._d0)))
-            self.trajectory.append(frame, metrics)
-            filled = None
+            backfill = {}
             if self.scorer is not None:
-                art = self.trajectory.palette[nearest_upscale(frame, self.photo_work.shape[:2])]
+                art = self.palette[nearest_upscale(frame, self.photo_work.shape[:2])]
                 self._pending.append((step, art))
                 if len(self._pending) >= self.config.metrics.semantic_every or step == self.config.steps:
-                    filled, sims = self._flush_semantic()
-                    metrics.update({name: float(values[-1]) for name, values in sims.items()})
+                    backfill = self._flush_semantic()
+                    metrics.update({name: values[-1] for name, (_, values) in backfill.items()})
         return StepRecord(
             step=step, total=self.config.steps, frame=frame, metrics=metrics,
-            timings_ms=dict(self.timer.ms), elapsed_s=time.perf_counter() - start,
-            trajectory=self.trajectory, semantic_filled=filled,
+            timings_ms=dict(self.timer.ms), elapsed_s=time.perf_counter() - start, backfill=backfill,
         )
 
-    def _flush_semantic(self) -> tuple[tuple[int, int] | None, dict[str, np.ndarray]]:
-        """Embed the buffered frames in one batch and write their similarities into the trajectory;
-        returns the steps filled and the similarities (in step order)."""
+    def _flush_semantic(self) -> dict[str, tuple[list[int], list[float]]]:
+        """Embed the buffered frames in one batch; their similarities by encoder as (steps, values)."""
         if not self._pending or self.scorer is None:
-            return None, {}
+            return {}
         steps = [s for s, _ in self._pending]
         sims = self.scorer.similarities([img for _, img in self._pending])
-        for name, values in sims.items():
-            for s, v in zip(steps, values):
-                self.trajectory.set_metric(name, s, v)
         self._pending = []
-        return (steps[0], steps[-1]), sims
+        return {name: (steps, [float(v) for v in values]) for name, values in sims.items()}
 
-    def __iter__(self) -> Iterator[StepRecord]:
+    def __iter__(self) -> Iterator[RunStart | StepRecord | Flush]:
         cfg, gen = self.config, self.generator
         start = time.perf_counter()
+        yield self.start
         try:
             self.timer.reset()
             yield self._record(0, gen.hard_indices(), {}, start)
@@ -339,11 +335,7 @@ class PixelArtRun:
                     "timestep": float(out.timestep), "tau": tau, "lr": self.lr_schedule.get_last_lr()[0],
                 }
                 yield self._record(step, frame, metrics, start)
-        finally:
+        except StopRun:
             # a run stopped early still gets similarities for the steps it made
-            self._flush_semantic()
+            yield Flush(self._flush_semantic())
 
-
-def run_pixelart(photo: Image.Image, config: RunConfig, **kwargs: Any) -> Iterator[StepRecord]:
-    """Run SD-piXL on a photo, yielding a StepRecord per step (see PixelArtRun for the arguments)."""
-    yield from PixelArtRun(photo, config, **kwargs)

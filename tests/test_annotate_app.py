@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
 from app import launch  # noqa: E402
 from pixelart.export import upscale, upscale_factor  # noqa: E402
 from pixelart.labels import LabelStore, read_labels  # noqa: E402
-from pixelart.trajectory import Trajectory  # noqa: E402
+from workbench.trajectory import Trajectory  # noqa: E402
 from test_app import damage_frames, early_damaged_bundle, pixels, plot  # noqa: E402
 from test_evaluation import NORMS, make_bundle  # noqa: E402
 from ui.annotate_actions import NO_NAME  # noqa: E402

@@ -27,9 +27,9 @@ if str(ROOT) not in sys.path:
 
 from app import launch  # noqa: E402
 from pixelart.export import upscale, upscale_factor  # noqa: E402
-from pixelart.palette import read_hex  # noqa: E402
+from workbench.palette import read_hex  # noqa: E402
 from pixelart.stopping import make_strategy  # noqa: E402
-from pixelart.trajectory import Trajectory  # noqa: E402
+from workbench.trajectory import Trajectory  # noqa: E402
 from ui.models import TINY_LABEL, check_models  # noqa: E402
 from ui.progress import Throttle, progress_html  # noqa: E402
 from ui.session import SessionStore  # noqa: E402

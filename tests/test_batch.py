@@ -9,7 +9,7 @@ from pixelart.batch import PARTIAL_PREFIX, Shard, bundle_names, iter_batch, list
 from pixelart.cli import main
 from pixelart.config import RunConfig
 from workbench.errors import ConfigError, ImageInputError, ModelNotAvailableError
-from pixelart.trajectory import Trajectory
+from workbench.trajectory import Trajectory
 
 RUN = ["--model", "tiny-sd", "--steps", "1", "--size", "16", "--colors", "4", "--encoders", "none",
        "--prompt", "a coat", "--save-every", "0", "--quiet"]

@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
 from pixelart.baselines import pixelize  # noqa: E402
 from pixelart.labels import read_labels  # noqa: E402
 from pixelart.preparation import prepare  # noqa: E402
-from pixelart.trajectory import Trajectory  # noqa: E402
+from workbench.trajectory import Trajectory  # noqa: E402
 from browser_support import save_screenshot  # noqa: E402
 
 PHOTOS = ("fashion_polka.jpg", "fashion_stripes.jpg")

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from pixelart.cli import main, parse_size
-from pixelart.palette import read_hex
+from workbench.palette import read_hex
 from pixelart.stopping import STRATEGIES
-from pixelart.trajectory import Trajectory
+from workbench.trajectory import Trajectory
 
 
 @pytest.fixture(scope="module")

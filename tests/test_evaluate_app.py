@@ -26,7 +26,7 @@ from app import launch  # noqa: E402
 from pixelart.export import upscale  # noqa: E402
 from pixelart.labels import LabelStore  # noqa: E402
 from pixelart.stopping import NEW_STRATEGIES, SEED_STRATEGIES  # noqa: E402
-from pixelart.trajectory import Trajectory  # noqa: E402
+from workbench.trajectory import Trajectory  # noqa: E402
 from test_app import pixels, plot  # noqa: E402
 from test_evaluation import NORMS, RANGES, S12, make_bundle  # noqa: E402
 from ui.session import SessionStore  # noqa: E402

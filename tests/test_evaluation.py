@@ -19,9 +19,10 @@ from pixelart.evaluation import (
     score_matrix, score_stop, stop_matrix,
 )
 from pixelart.labels import Label, LabelStore
-from pixelart.metrics import art_at_working, l2_distance
+from pixelart.metrics import art_at_working
+from workbench.drift import l2_distance
 from pixelart.stopping import make_strategy
-from pixelart.trajectory import Trajectory
+from workbench.trajectory import Trajectory
 
 S12 = math.sqrt(12)
 PALETTE = np.array([[0, 0, 0], [255, 255, 255]], np.uint8)

@@ -116,7 +116,8 @@ def test_perspective_with_zero_scale_is_nearly_identity():
 
 
 def test_norm_table_equals_upscaling_every_frame_and_its_fallback():
-    from pixelart.metrics import NormTable, art_at_working, l2_distance
+    from pixelart.metrics import NormTable, art_at_working
+    from workbench.drift import l2_distance
 
     rng = np.random.default_rng(4)
     photo = rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)

@@ -7,6 +7,8 @@ from PIL import Image
 
 from pixelart.config import MetricsConfig, RunConfig
 from pixelart.run import PixelArtRun
+from workbench.loop import RunLoop
+from workbench.records import StepRecord
 
 pytestmark = pytest.mark.gpu
 
@@ -18,8 +20,9 @@ def test_tiny_run_on_cuda_in_bf16(model):
                     metrics=MetricsConfig(semantic_every=5))
     run = PixelArtRun(photo, cfg)
     assert run.models.device.type == "cuda" and run.models.dtype == torch.bfloat16
-    records = list(run)
-    traj = run.trajectory
+    loop = RunLoop(run)
+    records = [item for item in loop if isinstance(item, StepRecord)]
+    traj = loop.result.trajectory
     assert len(traj) == 11 and all(r.frame.max() < len(traj.palette) for r in records)
     for name in ("norm", "clip", "dino"):
         assert np.isfinite(traj.series(name)).all()

@@ -14,7 +14,7 @@ import pytest
 
 from pixelart.cli import main
 from pixelart.labels import FORMAT, LabelError, LabelStore, read_labels
-from pixelart.trajectory import Trajectory
+from workbench.trajectory import Trajectory
 
 
 def _lines(path):

@@ -6,15 +6,8 @@ from PIL import Image
 
 from pixelart.baselines import DOWNSAMPLERS, downsample, pixelize
 from workbench.errors import ConfigError, PaletteError
-from pixelart.palette import (
-    indices_to_rgb,
-    kmeans_palette,
-    map_to_palette,
-    parse_hex,
-    read_hex,
-    hex_codes,
-    to_hex,
-)
+from pixelart.palette import kmeans_palette, map_to_palette
+from workbench.palette import indices_to_rgb, parse_hex, read_hex, hex_codes, to_hex
 from pixelart.export import save_hex
 
 

@@ -10,11 +10,13 @@ from pixelart.config import MetricsConfig, RunConfig
 from workbench.errors import ConfigError
 from pixelart.evaluation import evaluate, open_photos
 from pixelart.labels import Label, LabelStore
-from pixelart.metrics import art_at_working, l2_distance
+from pixelart.metrics import art_at_working
+from workbench.drift import l2_distance
 from pixelart.run import PixelArtRun
+from workbench.loop import record_run
 from pixelart.stopping import NEW_STRATEGIES, SEED_STRATEGIES, STRATEGIES, make_strategy
 from pixelart.stopping.parts import ATR_LABELS, PartMap, part_series
-from pixelart.trajectory import Trajectory
+from workbench.trajectory import Trajectory
 
 BAG, UPPER = ATR_LABELS.index("Bag"), ATR_LABELS.index("Upper-clothes")
 GRAY, RED, LIGHT, BLACK = 0, 1, 2, 3
@@ -178,8 +180,7 @@ def test_a_tiny_run_records_part_series_and_its_mask():
     config = RunConfig(model="tiny-sd", prompt="a coat", size=(16, 16), colors=6, steps=4, seed=1,
                        metrics=MetricsConfig(encoders=()))
     run = PixelArtRun(Image.fromarray(img), config)
-    list(run)
-    traj = run.trajectory
+    traj = record_run(run).trajectory
     parts = [n for n in traj.series_names if n.startswith("part:")]
     assert parts and traj.extras["parts"].shape == run.photo_work.shape[:2]
     assert traj.config["part_labels"][0] == "Background" and "tiny" in traj.config["part_source"]
@@ -187,6 +188,6 @@ def test_a_tiny_run_records_part_series_and_its_mask():
     for name in parts:
         assert offline[name] == pytest.approx(traj.series(name), rel=1e-5)
     off = PixelArtRun(Image.fromarray(img), config.replace(metrics=MetricsConfig(encoders=(), parts="off")))
-    assert off.parts is None and "parts" not in off.trajectory.extras
+    assert off.parts is None and "parts" not in off.start.extras
     with pytest.raises(ConfigError, match="parts must be one of"):
         PixelArtRun(Image.fromarray(img), config.replace(metrics=MetricsConfig(parts="maybe")))

@@ -115,7 +115,7 @@ def test_stop_decisions_finished_live_and_missing():
 
 
 def test_an_online_check_on_the_series_it_uses_equals_one_on_every_series():
-    from pixelart.metrics import increase_rate
+    from workbench.drift import increase_rate
 
     t = np.arange(60)
     norm = 10 + 0.05 * t

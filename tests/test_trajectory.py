@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from workbench.errors import BundleError
-from pixelart.trajectory import KEYFRAME_EVERY, Trajectory
+from workbench.trajectory import KEYFRAME_EVERY, Trajectory
 
 PALETTE = np.random.default_rng(0).integers(0, 256, (16, 3), dtype=np.uint8)
 
@@ -90,7 +90,7 @@ def test_save_is_atomic_when_interrupted(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("pixelart.trajectory.os.replace", crash)
+    monkeypatch.setattr("workbench.trajectory.os.replace", crash)
     with pytest.raises(KeyboardInterrupt):
         more.save(path)
     assert path.read_bytes() == before  # the earlier bundle is intact
@@ -123,7 +123,7 @@ def test_a_zip_that_is_not_a_bundle(tmp_path):
     path = tmp_path / "other.zip"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("manifest.json", '{"format": "something-else"}')
-    with pytest.raises(BundleError, match="not a pixel-art trajectory bundle"):
+    with pytest.raises(BundleError, match="not a trajectory bundle"):
         Trajectory.load(path)
 
 
@@ -155,7 +155,7 @@ def _rewrite_manifest(path, change):
     [(lambda m: {k: v for k, v in m.items() if k != "palette"}, "no valid palette"),
      (lambda m: {k: v for k, v in m.items() if k != "num_frames"}, "no valid frame count"),
      (lambda m: {**m, "frame_size": [64]}, "no valid frame size"),
-     (lambda m: [m], "not a pixel-art trajectory bundle"),
+     (lambda m: [m], "not a trajectory bundle"),
      (lambda m: {**m, "version": 99}, "newer version")],
 )
 def test_damaged_manifests_are_refused_with_the_reason(tmp_path, change, message):
@@ -245,7 +245,7 @@ def test_scan_bundles_skips_damaged_empty_and_duplicate_runs(tmp_path):
     other, _ = _trajectory(3, seed=2)
     other.config["run_id"] = "run-b"
     other.save(tmp_path / "b.bundle")
-    from pixelart.trajectory import scan_bundles
+    from workbench.trajectory import scan_bundles
 
     scan = scan_bundles(tmp_path)
     assert [t.run_id for t in scan.trajectories] == ["run-a", "run-b"]

@@ -28,7 +28,7 @@ from typing import Iterable, Sequence
 from workbench.atomic import atomic_path
 from workbench.errors import ConfigError, UserError
 from pixelart.export import safe_stem
-from pixelart.trajectory import Trajectory, scan_bundles
+from workbench.trajectory import Trajectory, scan_bundles
 
 LABELS_NAME = "labels.jsonl"
 SERVER_FOLDERS_ENV = "PIXELART_SERVER_FOLDERS"

@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from pixelart.plots import TrajectoryChart
-from pixelart.trajectory import Trajectory
+from workbench.trajectory import Trajectory
 from ui.stops import stop_markers
 
 

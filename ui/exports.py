@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pixelart.export import safe_stem, save_animation, save_pixel_art
-from pixelart.trajectory import Trajectory
+from workbench.trajectory import Trajectory
 
 ANIMATION_FORMATS = ("gif", "mp4")
 

@@ -29,10 +29,10 @@ import numpy as np
 from pixelart.baselines import classical_pixel_art
 from workbench.errors import ConfigError
 from workbench.images import load_photo, prepare_photo
-from pixelart.palette import read_hex
+from workbench.palette import read_hex
 from pixelart.run import PixelArtRun
 from pixelart.stopping import STRATEGIES
-from pixelart.trajectory import Trajectory
+from workbench.trajectory import Trajectory
 from ui import exports, stops
 from ui.common import SessionActions, crisp_image
 from ui.feedback import describe, fail, warn

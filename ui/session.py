@@ -38,7 +38,7 @@ from PIL import Image
 from pixelart.config import RunConfig
 from pixelart.evaluation import Evaluation
 from pixelart.labels import LabelStore
-from pixelart.trajectory import Trajectory
+from workbench.trajectory import Trajectory
 from ui.bundle_set import BundleSet
 from ui.charts import ChartCache
 

@@ -20,7 +20,8 @@ from workbench.errors import ConfigError
 from pixelart.guidance.schedules import SCHEDULES
 from workbench.images import FITS, OUT_SIDE_MAX, OUT_SIDE_MIN
 from pixelart.models.registry import ENCODERS
-from pixelart.palette import MAX_KMEANS_COLORS, MIN_KMEANS_COLORS, hex_codes, read_hex
+from pixelart.palette import MAX_KMEANS_COLORS, MIN_KMEANS_COLORS
+from workbench.palette import hex_codes, read_hex
 from pixelart.run import check_config
 from ui.models import ModelStatus
 

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from pixelart.plots import empty_figure
-from pixelart.trajectory import Trajectory
+from workbench.trajectory import Trajectory
 from ui.charts import ChartCache
 from ui.common import crisp_image
 

@@ -261,3 +261,18 @@ def clear_model_cache() -> None:
     with LOAD_LOCK:
         for cached in _CACHED:
             cached.cache_clear()
+
+
+def library_versions(packages: tuple[str, ...] = ("torch", "diffusers", "transformers", "numpy", "pillow",
+                                                  "scikit-learn")) -> dict[str, str]:
+    """Versions recorded in every bundle and checkpoint, so a result can be traced to its software."""
+    import importlib.metadata
+    import platform
+
+    versions = {"python": platform.python_version()}
+    for pkg in packages:
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            versions[pkg] = "absent"
+    return versions

@@ -14,8 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from pixelart.stopping.base import Series, StopDecision, StoppingStrategy, _length, first_above
-from pixelart.stopping.norm_rate import NormIncreaseRate, rate_series
+from workbench.stopping.base import Series, StopDecision, StoppingStrategy, first_above, length
+from workbench.stopping.rules import NormIncreaseRate
 
 
 class NormRateCap(StoppingStrategy):
@@ -35,11 +35,11 @@ class NormRateCap(StoppingStrategy):
         return type(self)(param, cap=self.cap)
 
     def check(self, series: Series, *, final: bool = False) -> StopDecision | None:
-        rate = rate_series(series)
+        rate = NormIncreaseRate().rates(series)
         t = first_above(rate[: self.cap + 1], self.param)
         if t is not None:
             return self._decision(t, f"r_t = {rate[t]:.3f} > {self.param:g}")
-        if _length(series) - 1 >= self.cap:
+        if length(series) - 1 >= self.cap:
             return self._decision(self.cap, f"reached the cap, step {self.cap}")
         return None
 
@@ -77,7 +77,7 @@ class NormRateClipGate(StoppingStrategy):
         return type(self)(param, delta=self.delta)
 
     def check(self, series: Series, *, final: bool = False) -> StopDecision | None:
-        rate, drop = rate_series(series), clip_drop(series)
+        rate, drop = NormIncreaseRate().rates(series), clip_drop(series)
         if drop.size == 0:
             return None
         n = min(len(rate), len(drop))

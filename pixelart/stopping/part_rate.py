@@ -17,7 +17,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from pixelart.stopping.base import Series, StopDecision, StoppingStrategy, first_above, quantile_grid
+from workbench.stopping.base import Series, StopDecision, StoppingStrategy, first_above, quantile_grid
 from pixelart.stopping.parts import IMPORTANT_PARTS, part_rates, series_name
 
 
@@ -45,6 +45,7 @@ class PartNormRate(StoppingStrategy):
     default = 0.3
     needs = ()  # important parts' part:<Label> series (see ``missing``); names vary with the photo
     options = ("parts",)
+    reads_parts = True
 
     def __init__(self, param: float | None = None, *, parts: Sequence[str] = IMPORTANT_PARTS) -> None:
         super().__init__(param)

@@ -39,6 +39,7 @@ class StoppingStrategy(ABC):
     needs: ClassVar[tuple[str, ...]] = ()  # metric series it reads
     reads_if_present: ClassVar[tuple[str, ...]] = ()  # series it prefers when recorded (e.g. "rate")
     options: ClassVar[tuple[str, ...]] = ()  # keyword options besides the parameter
+    reads_parts: ClassVar[bool] = False  # reads per-part series (pixel art's part:<Label>), not fixed names
 
     def __init__(self, param: float | None = None) -> None:
         self.param = self.default if param is None else float(param)
@@ -52,7 +53,7 @@ class StoppingStrategy(ABC):
         decision = self.check(series, final=True)
         if decision is not None:
             return decision
-        last = max(0, _length(series) - 1)
+        last = max(0, length(series) - 1)
         return StopDecision(self.name, last, False, self.param, "never fired: last recorded step")
 
     def sweep_grid(self, runs: Sequence[Series], points: int = 41) -> np.ndarray:
@@ -76,7 +77,7 @@ class StoppingStrategy(ABC):
         return StopDecision(self.name, int(step), True, self.param, reason)
 
 
-def _length(series: Series) -> int:
+def length(series: Series) -> int:
     return max((len(v) for v in series.values()), default=0)
 
 

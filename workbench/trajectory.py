@@ -1,26 +1,30 @@
-"""A recorded SDS trajectory and its one-file bundle.
+"""A recorded run (trajectory) and its one-file bundle, for every back end.
 
-A trajectory holds the resized input photo, the palette, the hard frame (palette indices) of every
-recorded step, one float series per metric, and the run's config. In memory it grows while a run
-goes; ``save`` writes it as a bundle and ``Trajectory.load`` opens a bundle without any model or GPU.
+A trajectory holds the run's input image, one float series per metric (a value per step, NaN where
+not computed), the frames of its recorded steps, the curves the run declared and its config. In
+memory it grows while a run goes; ``save`` writes it as a bundle and ``Trajectory.load`` opens a
+bundle without any model or GPU.
+
+Two frame codecs (``workbench.codecs``): palette indices (pixel art: key frames + XOR deltas, random
+access) and RGB images (PNG, lossless, each frame on its own). A run may record frames every k-th step
+only (``record_every``); ``frame(step)`` then shows the newest recorded frame at or before ``step`` and
+``recorded_step`` says which one.
 
 Bundle layout (a zip file, inspectable with any unzip tool):
 
-- ``manifest.json``: format, version, frame size, palette, config, library versions, series names
-- ``input.png``: the photo at the metric working resolution (see ``pixelart.metrics``)
+- ``manifest.json``: format, version, kind, codec, frame size, palette, curves, config, series names
+- ``input.png``: the input image at the metric working resolution
 - ``series.npz``: one float64 array per metric, NaN where a value was not computed
-- ``frames.bin`` (stored, not deflated) + ``frames.idx.npy`` (byte offsets): each frame zlib-compressed
-  on its own; every ``KEYFRAME_EVERY``-th frame whole, the others XOR-ed with the previous frame (zeros
-  where nothing changed, which is most pixels from one SDS step to the next). Reading a frame decodes
-  its key frame and at most ``KEYFRAME_EVERY - 1`` small deltas (well under a millisecond), never the
-  rest of the run; reading the next frame after a frame decodes one delta.
+- ``frames.bin`` (stored, not deflated) + ``frames.idx.npy`` (byte offsets) + ``frames.steps.npy``
+  (the step of each stored frame; absent in version 1, where every step has a frame)
 - ``extras.npz`` (optional): extra arrays such as part masks
 
-Frames are uint8 indices, so palettes have at most 256 colours.
+Version 1 bundles (pixel art, format ``pixelart-trajectory``) open unchanged.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import os
@@ -31,19 +35,20 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
-from workbench.errors import BundleError
 from workbench.atomic import atomic_path
-from pixelart.palette import indices_to_rgb, parse_hex, to_hex
+from workbench.codecs import KEYFRAME_EVERY, FrameCodec, PaletteCodec, PngCodec, codec_for
+from workbench.errors import BundleError
+from workbench.records import Curve, RunStart
+from workbench.palette import indices_to_rgb, parse_hex, to_hex
 
-FORMAT = "pixelart-trajectory"
-VERSION = 1
-KEYFRAME_EVERY = 32
-_ZLIB_LEVEL = 6
+FORMAT = "workbench-trajectory"
+VERSION = 2
+FORMATS = {"pixelart-trajectory": 1, FORMAT: VERSION}  # format name -> newest version it was written in
 
 
 class _GrowingSeries:
@@ -71,100 +76,145 @@ class _GrowingSeries:
 
 
 class Trajectory:
-    """Frames, metric series, palette, input and config of one run (in memory or backed by a bundle)."""
+    """Frames, metric series, input, curves and config of one run (in memory or backed by a bundle).
+
+    ``palette`` given: frames are palette indices (H, W) uint8; None: RGB frames (H, W, 3) uint8.
+    """
 
     def __init__(
         self,
         *,
-        palette: np.ndarray,
         input_image: np.ndarray,
         frame_size: tuple[int, int],
+        palette: np.ndarray | None = None,
         config: Mapping[str, Any] | None = None,
         extras: Mapping[str, np.ndarray] | None = None,
+        curves: Sequence[Curve] = (),
+        kind: str = "pixelart",
+        record_every: int = 1,
+        frame_label: str = "Result",
     ) -> None:
-        self.palette = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
-        if len(self.palette) > 256:
-            raise BundleError(f"a palette of {len(self.palette)} colours does not fit uint8 frames")
+        if palette is not None:
+            self.palette: np.ndarray | None = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+            if len(self.palette) > 256:
+                raise BundleError(f"a palette of {len(self.palette)} colours does not fit uint8 frames")
+            self.codec: FrameCodec = PaletteCodec()
+        else:
+            self.palette = None
+            self.codec = PngCodec()
         self.input_image = np.asarray(input_image, dtype=np.uint8)
         self.frame_size = (int(frame_size[0]), int(frame_size[1]))
         self.config: dict[str, Any] = dict(config or {})
         self.extras: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in (extras or {}).items()}
+        self.curves: tuple[Curve, ...] = tuple(curves)
+        self.kind = kind
+        self.record_every = max(1, int(record_every))
+        self.frame_label = frame_label
+        self._steps = 0  # steps recorded (series length)
+        self._frame_steps: list[int] = []  # the step of each stored frame, ascending
         self._blobs: list[bytes] = []
         self._series: dict[str, _GrowingSeries] = {}
-        self._last_frame: np.ndarray | None = None  # the previous append, which deltas refer to
-        self._cache: tuple[int, np.ndarray] | None = None  # last decoded (index, frame)
+        self._last_frame: np.ndarray | None = None  # the previous stored frame, which deltas refer to
+        self._cache: tuple[int, np.ndarray] | None = None  # last decoded (frame index, frame)
         self._read_lock = threading.Lock()
         self._source: _BundleFrames | None = None
         self._lock = threading.Lock()
         self.path: Path | None = None  # set when opened from (or saved to) a bundle file
 
+    @classmethod
+    def from_start(cls, start: RunStart) -> "Trajectory":
+        """An empty trajectory for the run that yielded ``start``."""
+        return cls(input_image=start.input_image, frame_size=start.frame_size, palette=start.palette,
+                   config=start.config, extras=start.extras, curves=start.curves, kind=start.kind,
+                   record_every=start.record_every, frame_label=start.frame_label)
+
     # -- size and frames --------------------------------------------------------------------------
     def __len__(self) -> int:
-        return self._source.count if self._source is not None else len(self._blobs)
+        return self._steps
 
     @property
     def num_frames(self) -> int:
         """How many steps are recorded (step 0 is the initialisation)."""
         return len(self)
 
-    def append(self, frame: np.ndarray, metrics: Mapping[str, float] | None = None) -> int:
-        """Record the next step's hard frame and metric values; returns the step index.
+    @property
+    def frame_steps(self) -> list[int]:
+        """The steps that have a stored frame, ascending."""
+        with self._lock:
+            return list(self._frame_steps)
+
+    def append(self, frame: np.ndarray | None, metrics: Mapping[str, float] | None = None) -> int:
+        """Record the next step's frame (None: this step keeps metrics only) and metric values;
+        returns the step index.
 
         The step becomes visible to readers (``len``, ``frame``, ``series``) with its metrics already
         set, so a reader in another thread never sees a recorded step without its values.
         """
         if self._source is not None:
             raise BundleError("a trajectory opened from a bundle is read-only")
-        frame = np.ascontiguousarray(frame, dtype=np.uint8)
-        if frame.shape != self.frame_size:
-            raise ValueError(f"frame shape {frame.shape} != trajectory frame size {self.frame_size}")
+        if frame is not None:
+            frame = np.ascontiguousarray(frame, dtype=np.uint8)
+            if frame.shape != self.codec.shape(self.frame_size):
+                raise ValueError(f"frame shape {frame.shape} != trajectory frame shape {self.codec.shape(self.frame_size)}")
         with self._lock:
-            index = len(self._blobs)
-            if index % KEYFRAME_EVERY == 0:
-                blob = zlib.compress(frame.tobytes(), _ZLIB_LEVEL)
-            else:
-                blob = zlib.compress(np.bitwise_xor(frame, self._last_frame).tobytes(), _ZLIB_LEVEL)
+            index = self._steps
+            if index == 0 and frame is None:
+                raise ValueError("step 0 must have a frame")
+            if frame is not None:
+                self._blobs.append(self.codec.encode(len(self._blobs), frame, self._last_frame))
+                self._frame_steps.append(index)
+                self._last_frame = frame.copy()
             for name, value in (metrics or {}).items():
                 self._series.setdefault(name, _GrowingSeries()).set(index, float(value))
-            self._last_frame = frame.copy()
-            self._blobs.append(blob)
+            self._steps = index + 1
         return index
 
-    def frame(self, index: int) -> np.ndarray:
-        """Palette indices (H, W) uint8 of one recorded step."""
+    def recorded_step(self, step: int) -> int:
+        """The newest step at or before ``step`` that has a stored frame."""
         n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"step {index} is not recorded (0..{n - 1})")
+        if step < 0:
+            step += n
+        if not 0 <= step < n:
+            raise IndexError(f"step {step} is not recorded (0..{n - 1})")
+        with self._lock:
+            return self._frame_steps[bisect.bisect_right(self._frame_steps, step) - 1]
+
+    def frame(self, step: int) -> np.ndarray:
+        """The stored frame shown at ``step``: palette indices (H, W) or RGB (H, W, 3), uint8."""
+        n = len(self)
+        if step < 0:
+            step += n
+        if not 0 <= step < n:
+            raise IndexError(f"step {step} is not recorded (0..{n - 1})")
+        with self._lock:
+            index = bisect.bisect_right(self._frame_steps, step) - 1
         with self._read_lock:
-            start, frame = index - index % KEYFRAME_EVERY, None
+            every = self.codec.keyframe_every
+            start, frame = index - index % every, None
             cached = self._cache
             if cached is not None and start <= cached[0] <= index:
                 start, frame = cached[0] + 1, cached[1]
-            for i, blob in zip(range(start, index + 1), self._blobs_in(start, index + 1)):
-                raw = self._decode(blob, i)
-                frame = raw if frame is None else np.bitwise_xor(frame, raw)
+                if start > index:
+                    return frame.copy()
+            try:
+                frame = self.codec.decode(self._blobs_in(start, index + 1), frame, self.frame_size)
+            except (zlib.error, ValueError, OSError, SyntaxError):
+                name = self.path.name if self.path is not None else "trajectory"
+                raise BundleError(f"{name}: frame {index} is damaged; the file may be truncated or corrupt") from None
             self._cache = (index, frame)
         return frame.copy()
 
-    def rgb(self, index: int) -> np.ndarray:
-        """One step's pixel art as (H, W, 3) uint8 in palette colours."""
-        return indices_to_rgb(self.frame(index), self.palette)
+    def rgb(self, step: int) -> np.ndarray:
+        """One step's image as (H, W, 3) uint8 (palette frames in palette colours)."""
+        frame = self.frame(step)
+        return indices_to_rgb(frame, self.palette) if self.palette is not None else frame
 
     def frames(self, indices: Iterable[int]) -> np.ndarray:
-        """Several frames stacked (N, H, W)."""
+        """Several frames stacked (N, H, W) or (N, H, W, 3)."""
         return np.stack([self.frame(i) for i in indices])
 
     def _blobs_in(self, start: int, stop: int) -> list[bytes]:
         return self._source.blobs(start, stop) if self._source is not None else self._blobs[start:stop]
-
-    def _decode(self, blob: bytes, index: int) -> np.ndarray:
-        try:
-            return np.frombuffer(zlib.decompress(blob), dtype=np.uint8).reshape(self.frame_size)
-        except (zlib.error, ValueError):
-            name = self.path.name if self.path is not None else "trajectory"
-            raise BundleError(f"{name}: frame {index} is damaged; the file may be truncated or corrupt") from None
 
     # -- metric series ----------------------------------------------------------------------------
     def set_metric(self, name: str, index: int, value: float) -> None:
@@ -206,23 +256,36 @@ class Trajectory:
             return self.path.name
         raise BundleError("this trajectory has no run id and no file name; save it first")
 
+    @property
+    def planned_steps(self) -> int | None:
+        """The steps the run was set up for (the chart's axis span while it goes), if known."""
+        total = self.config.get("total_steps", self.config.get("run", {}).get("steps"))
+        return int(total) if isinstance(total, (int, float)) else None
+
     # -- bundle I/O -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Write the bundle atomically: a crash mid-write leaves any earlier file at ``path`` intact."""
         path = Path(path)
         with self._lock:  # one consistent moment, also while a run appends in another thread
             n = len(self)
-            blobs = self._blobs_in(0, n)
+            frame_steps = np.asarray(self._frame_steps, dtype=np.int64)
+            blobs = self._blobs_in(0, len(frame_steps))
             series = {name: self._series_copy(name, n) for name in self._series}
-        offsets = np.zeros(n + 1, dtype=np.int64)
+        offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(b) for b in blobs])
         manifest = {
             "format": FORMAT,
             "version": VERSION,
+            "kind": self.kind,
+            "codec": self.codec.name,
             "frame_size": list(self.frame_size),
             "num_frames": n,
-            "keyframe_every": KEYFRAME_EVERY,
-            "palette": to_hex(self.palette).split(),
+            "stored_frames": len(blobs),
+            "keyframe_every": self.codec.keyframe_every,
+            "record_every": self.record_every,
+            "frame_label": self.frame_label,
+            "palette": to_hex(self.palette).split() if self.palette is not None else None,
+            "curves": [c.to_dict() for c in self.curves],
             "series": list(series),
             "extras": list(self.extras),
             "config": self.config,
@@ -235,6 +298,7 @@ class Trajectory:
             if self.extras:
                 zf.writestr("extras.npz", _npz_bytes(self.extras))
             zf.writestr("frames.idx.npy", _npy_bytes(offsets))
+            zf.writestr("frames.steps.npy", _npy_bytes(frame_steps))
             zf.writestr("frames.bin", b"".join(blobs), compress_type=zipfile.ZIP_STORED)
         return path
 
@@ -249,6 +313,10 @@ class Trajectory:
                 series = dict(np.load(io.BytesIO(zf.read("series.npz"))))
                 extras = dict(np.load(io.BytesIO(zf.read("extras.npz")))) if "extras.npz" in zf.namelist() else {}
                 offsets = np.load(io.BytesIO(zf.read("frames.idx.npy")))
+                if "frames.steps.npy" in zf.namelist():
+                    frame_steps = np.load(io.BytesIO(zf.read("frames.steps.npy")))
+                else:  # version 1: a frame for every step
+                    frame_steps = np.arange(manifest["num_frames"], dtype=np.int64)
                 frames = _BundleFrames(path, zf.getinfo("frames.bin"), offsets)
         except BundleError:
             raise
@@ -263,37 +331,64 @@ class Trajectory:
                 f"{path.name} is not a readable trajectory bundle ({exc.__class__.__name__}); "
                 "it may be truncated or not a bundle"
             ) from None
-        if frames.count != manifest["num_frames"]:
-            raise BundleError(f"{path.name}: frame index does not match the manifest (file damaged)")
+        _check_frame_steps(frame_steps, frames.count, manifest["num_frames"], path.name)
+        palette = manifest["palette"]
+        try:
+            curves = tuple(Curve.from_dict(c) for c in manifest.get("curves") or [])
+        except (TypeError, AttributeError):
+            raise BundleError(f"{path.name}: its manifest's curves are damaged") from None
         traj = cls(
-            palette=parse_hex("\n".join(manifest["palette"]), source=f"{path.name} palette"),
+            palette=parse_hex("\n".join(palette), source=f"{path.name} palette") if palette is not None else None,
             input_image=input_image,
             frame_size=tuple(manifest["frame_size"]),
             config=manifest["config"],
             extras=extras,
+            curves=curves,
+            kind=str(manifest.get("kind", "pixelart")),
+            record_every=int(manifest.get("record_every", 1)),
+            frame_label=str(manifest.get("frame_label", "Pixel art")),
         )
+        if palette is not None and manifest.get("keyframe_every", KEYFRAME_EVERY) != KEYFRAME_EVERY:
+            traj.codec = codec_for("palette", int(manifest["keyframe_every"]))
         traj._source = frames
+        traj._steps = manifest["num_frames"]
+        traj._frame_steps = [int(s) for s in frame_steps]
         for name, values in series.items():
             traj._series[name] = _GrowingSeries(values)
         traj.path = path
         return traj
 
 
+def _check_frame_steps(frame_steps: np.ndarray, stored: int, steps: int, name: str) -> None:
+    """Stored frames' steps must be ascending integers within the run, one per stored frame, from 0."""
+    if frame_steps.ndim != 1 or len(frame_steps) != stored or (steps and stored == 0):
+        raise BundleError(f"{name}: frame index does not match the manifest (file damaged)")
+    if stored and (not np.issubdtype(frame_steps.dtype, np.integer) or frame_steps[0] != 0
+                   or frame_steps[-1] >= steps or np.any(np.diff(frame_steps) <= 0)):
+        raise BundleError(f"{name}: the steps of its frames are damaged")
+
+
 def _check_manifest(manifest: Any, name: str) -> dict[str, Any]:
     """The manifest's fields this reader relies on, checked; BundleError says which one is wrong."""
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BundleError(f"{name} is not a pixel-art trajectory bundle")
+    if not isinstance(manifest, dict) or manifest.get("format") not in FORMATS:
+        raise BundleError(f"{name} is not a trajectory bundle")
     version = manifest.get("version", 0)
-    if not isinstance(version, int) or version > VERSION:
+    if not isinstance(version, int) or version > FORMATS[manifest["format"]]:
         raise BundleError(f"{name} was written by a newer version (bundle v{version}); update this program to open it")
     size = manifest.get("frame_size")
     if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and 1 <= v <= 4096 for v in size)):
         raise BundleError(f"{name}: its manifest has no valid frame size (file damaged)")
     if not isinstance(manifest.get("num_frames"), int) or manifest["num_frames"] < 0:
         raise BundleError(f"{name}: its manifest has no valid frame count (file damaged)")
+    codec = manifest.setdefault("codec", "palette")
     palette = manifest.get("palette")
-    if not (isinstance(palette, list) and palette and all(isinstance(h, str) for h in palette)):
-        raise BundleError(f"{name}: its manifest has no valid palette (file damaged)")
+    if codec == "palette":
+        if not (isinstance(palette, list) and palette and all(isinstance(h, str) for h in palette)):
+            raise BundleError(f"{name}: its manifest has no valid palette (file damaged)")
+    elif codec == "png":
+        manifest["palette"] = None
+    else:
+        raise BundleError(f"{name} uses the frame codec '{codec}', which this version cannot read; update it")
     if not isinstance(manifest.setdefault("config", {}), dict):
         raise BundleError(f"{name}: its manifest's config is not a mapping (file damaged)")
     return manifest

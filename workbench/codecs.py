@@ -1,0 +1,100 @@
+"""Frame codecs of trajectory bundles: how one recorded frame becomes bytes and back.
+
+- ``PaletteCodec``: palette indices (H, W) uint8, each frame zlib-compressed on its own; every
+  ``KEYFRAME_EVERY``-th frame whole, the others XOR-ed with the previous frame (zeros where nothing
+  changed, which is most pixels from one SDS step to the next). Reading a frame decodes its key frame
+  and at most ``KEYFRAME_EVERY - 1`` small deltas, never the rest of the run.
+- ``PngCodec``: RGB (H, W, 3) uint8 frames as PNG, lossless, each frame independent (random access is
+  one PNG decode). Photographic frames change everywhere from step to step, so deltas would not help;
+  PNG at compression level 1 keeps recording cheap (see ``bench/bench_codecs.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from typing import Protocol, Sequence
+
+import numpy as np
+from PIL import Image
+
+KEYFRAME_EVERY = 32
+_ZLIB_LEVEL = 6
+_PNG_LEVEL = 1
+
+
+class FrameCodec(Protocol):
+    """Encodes frames in recording order and decodes any one of them from its neighbours' blobs."""
+
+    name: str
+    keyframe_every: int  # blobs needed to decode frame i start at i - i % keyframe_every
+
+    def shape(self, frame_size: tuple[int, int]) -> tuple[int, ...]: ...
+
+    def encode(self, index: int, frame: np.ndarray, previous: np.ndarray | None) -> bytes: ...
+
+    def decode(self, blobs: Sequence[bytes], start_frame: np.ndarray | None, frame_size: tuple[int, int]) -> np.ndarray: ...
+
+
+class PaletteCodec:
+    """Palette indices with key frames and XOR deltas (bundle format version 1's frames)."""
+
+    name = "palette"
+
+    def __init__(self, keyframe_every: int = KEYFRAME_EVERY) -> None:
+        self.keyframe_every = keyframe_every
+
+    def shape(self, frame_size: tuple[int, int]) -> tuple[int, ...]:
+        """Shape of one frame."""
+        return tuple(frame_size)
+
+    def encode(self, index: int, frame: np.ndarray, previous: np.ndarray | None) -> bytes:
+        """The blob of recorded frame ``index``; ``previous`` is the frame recorded before it."""
+        if index % self.keyframe_every == 0 or previous is None:
+            return zlib.compress(frame.tobytes(), _ZLIB_LEVEL)
+        return zlib.compress(np.bitwise_xor(frame, previous).tobytes(), _ZLIB_LEVEL)
+
+    def decode(self, blobs: Sequence[bytes], start_frame: np.ndarray | None, frame_size: tuple[int, int]) -> np.ndarray:
+        """The last frame of a chain: ``blobs`` from a key frame (``start_frame`` None) or following
+        the already decoded ``start_frame``."""
+        frame = start_frame
+        for blob in blobs:
+            raw = np.frombuffer(zlib.decompress(blob), dtype=np.uint8).reshape(frame_size)
+            frame = raw if frame is None else np.bitwise_xor(frame, raw)
+        return frame
+
+
+class PngCodec:
+    """RGB frames as independent PNG images."""
+
+    name = "png"
+    keyframe_every = 1
+
+    def shape(self, frame_size: tuple[int, int]) -> tuple[int, ...]:
+        """Shape of one frame."""
+        return (*frame_size, 3)
+
+    def encode(self, index: int, frame: np.ndarray, previous: np.ndarray | None) -> bytes:
+        """One frame's PNG bytes."""
+        buf = io.BytesIO()
+        Image.fromarray(frame, "RGB").save(buf, format="PNG", compress_level=_PNG_LEVEL)
+        return buf.getvalue()
+
+    def decode(self, blobs: Sequence[bytes], start_frame: np.ndarray | None, frame_size: tuple[int, int]) -> np.ndarray:
+        """The frame of the last blob."""
+        with Image.open(io.BytesIO(blobs[-1])) as img:
+            if img.format != "PNG" or img.size != (frame_size[1], frame_size[0]):
+                raise ValueError("not a PNG frame of the bundle's frame size")
+            return np.asarray(img.convert("RGB"))
+
+
+CODECS = {"palette": PaletteCodec, "png": PngCodec}
+
+
+def codec_for(name: str, keyframe_every: int = KEYFRAME_EVERY) -> FrameCodec:
+    """A codec by its manifest name."""
+    if name == "palette":
+        return PaletteCodec(keyframe_every)
+    if name == "png":
+        return PngCodec()
+    raise ValueError(f"unknown frame codec '{name}'")
