@@ -1,0 +1,3 @@
+from facegen.cli import console_main
+
+console_main()

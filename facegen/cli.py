@@ -1,0 +1,130 @@
+"""Command line: ``python -m facegen train | translate | fid``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Sequence
+
+from workbench.errors import UserError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m facegen", description="Council GAN: anime face → full-body image (seed 001)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a council on a faces folder and a bodies folder")
+    t.add_argument("faces", help="folder of face images (domain A)")
+    t.add_argument("bodies", help="folder of full-body images (domain B)")
+    t.add_argument("--config", default="proposed", help="proposed | baseline | official | tiny | a YAML/JSON file")
+    t.add_argument("--out", required=True, help="run folder (checkpoints, config.json)")
+    t.add_argument("--iterations", type=int, help="total iterations (default: the config's)")
+    t.add_argument("--resume", action="store_true", help="continue from the run folder's newest good checkpoint")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--sample-every", type=int)
+    t.add_argument("--checkpoint-every", type=int)
+    t.add_argument("--fid-every", type=int)
+    t.add_argument("--fid-faces", help="held-out faces translated for FID")
+    t.add_argument("--fid-bodies", help="held-out real bodies for FID")
+    t.add_argument("--fid-model", help="FID Inception weights: file path, known name or org/repo/file")
+    t.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    t.add_argument("--no-progress", action="store_true")
+
+    s = sub.add_parser("translate", help="translate one face into full-body images")
+    s.add_argument("face")
+    s.add_argument("--checkpoint", required=True, help="run folder, facegen .safetensors, official *_gen_*.pt or their folder")
+    s.add_argument("--out", required=True, help="PNG contact sheet; each image is saved beside it")
+    s.add_argument("--samples", type=int, default=4, help="random vectors z per member")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--member", default="all", help="council member number or 'all'")
+    s.add_argument("--config", help="config of official .pt files (default: official selfie2anime)")
+    s.add_argument("--device", default="cpu")
+
+    f = sub.add_parser("fid", help="FID between two image folders")
+    f.add_argument("real")
+    f.add_argument("fake")
+    f.add_argument("--model", default="pt_inception-2015-12-05", help="FID Inception weights (see train --fid-model)")
+    f.add_argument("--device", default="cpu")
+    return p
+
+
+def _train(args: argparse.Namespace) -> int:
+    from facegen.config import load_config
+    from facegen.run import TrainRun
+
+    config = load_config(args.config)
+    train = {k: v for k, v in {
+        "iterations": args.iterations, "seed": args.seed, "sample_every": args.sample_every,
+        "checkpoint_every": args.checkpoint_every, "fid_every": args.fid_every, "fid_model": args.fid_model,
+        "device": args.device}.items() if v is not None}
+    if train:
+        config = config.replace(train=train)
+    run = TrainRun(args.faces, args.bodies, config, out_dir=args.out, resume=args.resume,
+                   fid_faces_dir=args.fid_faces, fid_bodies_dir=args.fid_bodies)
+    for note in run.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return consume(run, progress=not args.no_progress)
+
+
+def consume(run: object, *, progress: bool = True) -> int:
+    """Iterate a run's records with a progress bar; Ctrl-C stops it (its checkpoint is kept)."""
+    from tqdm import tqdm
+
+    from workbench.records import RunStart
+
+    records = iter(run)  # type: ignore[call-overload]
+    bar = None
+    try:
+        for rec in records:
+            if isinstance(rec, RunStart):
+                bar = tqdm(total=rec.total, disable=not progress, unit="it")
+                continue
+            if bar is not None:
+                bar.n = rec.step
+                shown = {k: v for k, v in rec.metrics.items() if k in ("dis", "gen_adv", "council_gen", "gen_total", "fid")
+                         and math.isfinite(v)}
+                bar.set_postfix({k: f"{v:.3g}" for k, v in shown.items()}, refresh=False)
+                bar.refresh()
+    except KeyboardInterrupt:
+        print("\nstopped; saving a checkpoint", file=sys.stderr)
+    finally:
+        close = getattr(records, "close", None)
+        if close is not None:
+            close()
+        if bar is not None:
+            bar.close()
+    return 0
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from facegen.config import load_config
+    from facegen.inference import save_outputs, translate_face
+
+    config = load_config(args.config) if args.config else None
+    result = translate_face(args.face, args.checkpoint, seed=args.seed, member=args.member, samples=args.samples,
+                            config=config, device=args.device)
+    for path in save_outputs(result, args.out):
+        print(path)
+    return 0
+
+
+def _fid(args: argparse.Namespace) -> int:
+    from facegen.fid import fid_of_folders, load_feature_extractor
+
+    extractor = load_feature_extractor(args.model, args.device)
+    print(f"FID {fid_of_folders(args.real, args.fake, extractor, args.device):.4f}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"train": _train, "translate": _translate, "fid": _fid}[args.command](args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def console_main() -> None:
+    sys.exit(main())
