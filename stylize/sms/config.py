@@ -120,7 +120,7 @@ class SMSConfig:
                 raise ConfigError(f"style LoRA '{spec}' is not a .safetensors or .bin file")
             return
         repo, _, filename = spec.partition(":")
-        if _REPO_ID.match(repo) and not path.suffix and (not filename or filename.endswith(LORA_SUFFIXES)):
+        if _REPO_ID.match(repo) and not Path(repo).suffix and (not filename or filename.endswith(LORA_SUFFIXES)):
             return  # a hub id: resolved (cache first) when models load
         raise ConfigError(f"style LoRA '{spec}' not found: give a .safetensors file, a folder or a hub id")
 

@@ -43,7 +43,7 @@ def inference_timesteps(scheduler_config: dict, n: int) -> torch.Tensor:
 def index_bounds(n: int, min_ratio: float, max_ratio: float, progress: float | None) -> tuple[int, int]:
     """[lo, hi) of grid indices at ``progress`` = i / N in [0, 1) (None: the full range)."""
     lo = 1 if min_ratio <= 0 else int(n * min_ratio)
-    hi = int(n * max_ratio) if progress is None else int(n * max_ratio * (1.0 - progress))
+    hi = int(n * max_ratio) if progress is None else int(n * (max_ratio * (1.0 - progress)))  # authors' order
     return lo, max(hi, lo + 1)
 
 

@@ -1,0 +1,165 @@
+"""``python -m stylize sms`` (or ``python -m stylize.sms``): stylize one image with SMS.
+
+    python -m stylize sms photo.jpg --style-lora ghibli.safetensors --style "ghibli style" \
+        [--prompt "a photo of a man" | --prompt auto] [--lambda-psr 5e-4] [--steps 500] --out out.png
+
+Every option is checked and the image read before any model loads; user errors print one line
+``error: ...`` and exit with status 2. Ctrl-C stops the run, keeps the steps made so far (the image
+of the last recorded step is saved) and exits with 130. ``--bundle`` also saves the trajectory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from stylize.sms.config import AUTO_PROMPT, DEVICES, DTYPES, LORA_TARGETS, MODELS, SMSConfig
+from workbench.errors import ConfigError, UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The ``sms`` command's options (also used by the ``stylize`` command registry)."""
+    d = SMSConfig()
+    a = parser.add_argument
+    a("content", help="the content image")
+    a("--style-lora", required=True, help="style LoRA: .safetensors file, folder, hub id "
+      "(org/name or org/name:file.safetensors), or 'tiny' with --model tiny-sd")
+    a("--style", default=d.style, help=f"style words; prompt '{{style}}, {{caption}}' (default: {d.style!r})")
+    a("--prompt", default=d.prompt, help=f"content caption, or '{AUTO_PROMPT}' to caption with BLIP (default)")
+    a("--out", required=True, help="the stylized image (.png, .jpg, .webp)")
+    a("--lambda-psr", type=float, default=d.lambda_psr, help="PSR weight: content (high) vs style (low)")
+    a("--steps", type=int, default=d.steps)
+    a("--model", default=d.model, help=f"base SD 1.5: {', '.join(MODELS)}, a pipeline folder or a hub id")
+    a("--style-model", default=d.style_model, help="SD 1.5 fine-tune the style LoRA sits on (default: --model)")
+    a("--lora-strength", type=float, default=d.lora_strength)
+    a("--guidance-scale", type=float, default=d.guidance_scale)
+    a("--lr", type=float, default=d.lr)
+    a("--warmup-steps", type=int, default=d.warmup_steps)
+    a("--lora-rank", type=int, default=d.lora_rank, help="fake-score LoRA rank")
+    a("--lora-alpha", type=float, default=d.lora_alpha, help="fake-score LoRA alpha")
+    a("--lora-targets", default=",".join(d.lora_targets),
+      help=f"fake-score LoRA layers, comma-separated from {','.join(LORA_TARGETS)}")
+    a("--lora-lr", type=float, default=d.lora_lr)
+    a("--no-sagr", action="store_true", help="turn Semantic-Aware Gradient Refinement off (R = 1)")
+    a("--resolution", type=int, default=d.resolution, help="short side in pixels (0: the model's, 512)")
+    a("--seed", type=int, default=d.seed)
+    a("--record-every", type=int, default=d.record_every, help="decode a frame every k steps")
+    a("--device", default=d.device, choices=DEVICES)
+    a("--dtype", default=d.dtype, choices=DTYPES)
+    a("--bundle", default=None, help="also save the run's trajectory bundle here")
+    a("--quiet", action="store_true", help="no progress lines")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> SMSConfig:
+    """The checked run config for parsed arguments."""
+    targets = tuple(t.strip() for t in args.lora_targets.split(",") if t.strip())
+    return SMSConfig(
+        style_lora=args.style_lora, style=args.style, prompt=args.prompt, model=args.model,
+        style_model=args.style_model, lora_strength=args.lora_strength, lambda_psr=args.lambda_psr,
+        steps=args.steps, lr=args.lr, warmup_steps=args.warmup_steps, guidance_scale=args.guidance_scale,
+        lora_rank=args.lora_rank, lora_alpha=args.lora_alpha, lora_targets=targets, lora_lr=args.lora_lr,
+        sagr=not args.no_sagr, resolution=args.resolution, seed=args.seed, record_every=args.record_every,
+        device=args.device, dtype=args.dtype,
+    ).check()
+
+
+def _check_out(path: str, suffixes: Sequence[str], what: str) -> Path:
+    out = Path(path).expanduser()
+    if out.suffix.lower() not in suffixes:
+        raise ConfigError(f"{what} '{path}' must end with one of {', '.join(suffixes)}")
+    if out.is_dir():
+        raise ConfigError(f"{what} '{path}' is a folder")
+    parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise ConfigError(f"{what} '{path}': '{parent}' is not a folder")
+    return out
+
+
+def _check_bundle(path: str) -> Path:
+    out = Path(path).expanduser()
+    if out.is_dir():
+        raise ConfigError(f"--bundle '{path}' is a folder; give a file name")
+    return out
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run ``sms`` for parsed arguments; returns the exit status (UserErrors propagate)."""
+    from workbench.images import load_photo
+
+    # 1. Check everything before any model loads
+    config = config_from_args(args)
+    out = _check_out(args.out, IMAGE_SUFFIXES, "--out")
+    bundle = _check_bundle(args.bundle) if args.bundle else None
+    content = load_photo(args.content)
+
+    # 2. Load models and run
+    from stylize.sms.run import SMSRun
+
+    run = SMSRun(content, config, content_name=Path(args.content).name)
+    for note in run.notes:
+        print(f"note: {note}", file=sys.stderr)
+    result = _drive(run, bundle, quiet=args.quiet)
+
+    # 3. Save the last recorded frame
+    _save_image(result["frame"], out)
+    print(f"saved {out} (step {result['step']} of {config.steps})")
+    if bundle is not None:
+        print(f"saved bundle {bundle}")
+    return 130 if result["interrupted"] else 0
+
+
+def _drive(run: Any, bundle: Path | None, *, quiet: bool) -> dict[str, Any]:
+    """Consume the run through the workbench loop; progress lines every recorded frame."""
+    from workbench.loop import RunLoop
+    from workbench.records import StepRecord
+
+    loop = RunLoop(run, out=bundle)
+    frame, frame_step = None, 0
+    for item in loop:
+        if not isinstance(item, StepRecord):
+            continue
+        if item.frame is not None:
+            frame, frame_step = item.frame, item.step
+            if not quiet:
+                m = item.metrics
+                print(f"step {item.step}/{item.total}  t={m.get('t', float('nan')):.0f}  "
+                      f"d={m.get('norm', float('nan')):.3f}  psr={m.get('psr_l1', float('nan')):.4f}  "
+                      f"lora={m.get('loss_lora', float('nan')):.4f}  {item.elapsed_s:.1f}s", file=sys.stderr)
+    assert loop.result is not None
+    if frame is None:  # stopped before any frame: the trajectory's newest frame
+        traj = loop.result.trajectory
+        frame_step = traj.frame_steps[-1]
+        frame = traj.rgb(frame_step)
+    return {"frame": frame, "step": frame_step, "interrupted": loop.result.interrupted}
+
+
+def _save_image(frame: Any, out: Path) -> None:
+    from PIL import Image
+
+    from workbench.atomic import atomic_path
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fmt = {"jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}.get(out.suffix.lower().lstrip("."), "PNG")
+    with atomic_path(out) as tmp:
+        Image.fromarray(frame).save(tmp, format=fmt)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The standalone parser of ``python -m stylize.sms``."""
+    parser = argparse.ArgumentParser(prog="python -m stylize sms", description="Style Matching Score stylization")
+    return add_arguments(parser)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse and run; user errors exit 2 with one line."""
+    args = build_parser().parse_args(argv)
+    try:
+        return run_command(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
