@@ -142,6 +142,7 @@ class SMSRun:
             "notes": notes,
         }
         self.latest_r_map: np.ndarray | None = None  # (h, w) float32 of the last iteration
+        self.fake_unet: Any = None  # the trained fake-score UNet, while iterating
 
     def _caption(self, image: Image.Image, captioner: Callable[[Image.Image], str] | None, notes: list[str]) -> str:
         try:
@@ -180,6 +181,7 @@ class SMSRun:
         cfg, m = self.config, self.models
         start = time.perf_counter()
         fake = m.new_fake_unet(rank=cfg.lora_rank, alpha=cfg.lora_alpha, targets=cfg.lora_targets, seed=cfg.seed)
+        self.fake_unet = fake  # visible while the run goes on (tests, inspection)
         try:
             target, edit, null = self._embeddings
             objective = StyleMatchingScore(
@@ -228,6 +230,7 @@ class SMSRun:
                 yield self._record(i + 1, latents, terms, float(loss_lora.detach()), draw, lr, start, step_start)
         finally:
             # closing the generator (Stop, a stop rule, Ctrl-C) lands here: free the trained copy
+            self.fake_unet = None
             del fake
 
     def _record(self, step: int, latents: torch.Tensor, terms: Any, loss_lora: float, draw: Draw, lr: float,
