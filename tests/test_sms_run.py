@@ -259,13 +259,14 @@ def test_auto_prompt_uses_the_captioner(models, lora_file) -> None:
 
 # --- CLI -----------------------------------------------------------------------------------------
 
-def test_cli_round_trip(tmp_path, lora_file, capsys) -> None:
+def test_cli_round_trip_through_the_stylize_command(tmp_path, lora_file, capsys) -> None:
+    from stylize.cli import main as stylize_main
     from workbench.trajectory import Trajectory
 
     content = tmp_path / "content.png"
     _content(80, 60).save(content)
     out, bundle = tmp_path / "out.png", tmp_path / "run.zip"
-    rc = cli.main([str(content), "--model", "tiny-sd", "--style-lora", str(lora_file[0]), "--style", "ghibli style",
+    rc = stylize_main(["sms", str(content), "--model", "tiny-sd", "--style-lora", str(lora_file[0]), "--style", "ghibli style",
                    "--prompt", "a cat", "--steps", "3", "--record-every", "2", "--resolution", "48",
                    "--device", "cpu", "--out", str(out), "--bundle", str(bundle), "--quiet"])
     assert rc == 0, capsys.readouterr().err

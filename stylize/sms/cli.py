@@ -163,3 +163,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _register() -> None:
+    """Add ``sms`` to ``python -m stylize``'s command registry (absent registry: standalone only)."""
+    try:
+        from stylize.cli import command
+    except ImportError:
+        return
+    command("sms", "Style Matching Score stylization: CONTENT --style-lora LORA --style WORDS --out OUT.png",
+            add_arguments)(run_command)
+
+
+_register()
