@@ -52,7 +52,7 @@ def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     features = np.asarray(features, dtype=np.float64)
     if features.ndim != 2 or len(features) < 2:
         raise ValueError("FID statistics need at least 2 feature vectors")
-    return features.mean(0), np.cov(features, rowvar=False)
+    return features.mean(0), np.atleast_2d(np.cov(features, rowvar=False))
 
 
 @torch.no_grad()
