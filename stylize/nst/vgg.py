@@ -87,12 +87,11 @@ class VGG19Features(nn.Module):
         return out
 
 
-def tiny_vgg(seed: int = 0) -> VGG19Features:
-    """A VGG19 stack with a few channels per conv and seeded random weights (images not meaningful)."""
-    from stylize.nst.layers import TINY_CFG
-
+def random_vgg(cfg: tuple[int | str, ...] = VGG19_CFG, *, seed: int = 0, label: str = "random") -> VGG19Features:
+    """A VGG19 stack with seeded He-normal weights (activations keep their scale through the 16 convs,
+    so gradients stay usable): the tiny test model and the full-size benchmark model."""
     gen = torch.Generator().manual_seed(seed)
-    model = VGG19Features(TINY_CFG, label="tiny")
+    model = VGG19Features(cfg, label=label)
     with torch.no_grad():
         for module in model.features:
             if isinstance(module, nn.Conv2d):
@@ -100,6 +99,13 @@ def tiny_vgg(seed: int = 0) -> VGG19Features:
                 module.weight.copy_(torch.randn(module.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
                 module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.01)
     return model
+
+
+def tiny_vgg(seed: int = 0) -> VGG19Features:
+    """A VGG19 stack with a few channels per conv and seeded random weights (images not meaningful)."""
+    from stylize.nst.layers import TINY_CFG
+
+    return random_vgg(TINY_CFG, seed=seed, label="tiny")
 
 
 def cfg_from_state(shapes: dict[str, tuple[int, ...]]) -> tuple[int | str, ...]:
