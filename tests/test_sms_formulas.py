@@ -132,7 +132,7 @@ def test_surrogate_loss_gradient_is_refined_score_over_numel() -> None:
     loss = surrogate_loss(z, g * r)
     loss.backward()
     np.testing.assert_allclose(z.grad.numpy(), (g * r).numpy() / z.numel(), rtol=1e-10)
-    assert float(loss) == pytest.approx(0.5 * float(((g * r) ** 2).mean()))
+    assert float(loss.detach()) == pytest.approx(0.5 * float(((g * r) ** 2).mean()))
 
 
 def test_fake_score_loss_formula() -> None:
