@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
 from bench.common import describe_machine, machine_info, run_scenarios, summarize  # noqa: E402
 from workbench.trajectory import Trajectory  # noqa: E402
 from ui.viewer import ChartCache, view_step  # noqa: E402
+from pixelart.stopping import PIXELART_STRATEGIES  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "scrub.csv"
 COLUMNS = [
@@ -93,16 +94,16 @@ def measure(traj: Trajectory, scenario: Scenario, samples: int, seed: int = 1) -
         steps = [int(s) for s in rng.integers(0, n, samples)]
     cache = ChartCache()
     for step in steps[:5]:  # warm up: first JSON encoding, PNG encoder, imports
-        art, figure, _ = view_step(traj, step, cache)
+        art, figure, _ = view_step(traj, step, cache, PIXELART_STRATEGIES)
         image_out.postprocess(art)
         plot_out.postprocess(figure)
-    view_step(traj, 0, cache)  # the chart of a finished run is built once, when it is first shown
+    view_step(traj, 0, cache, PIXELART_STRATEGIES)  # the chart of a finished run is built once, when it is first shown
     handler, serialise = [], []
     for step in steps:
         if scenario.cold_chart:
             cache = ChartCache()
         t0 = time.perf_counter()
-        art, figure, caption = view_step(traj, step, cache)
+        art, figure, caption = view_step(traj, step, cache, PIXELART_STRATEGIES)
         t1 = time.perf_counter()
         image_out.postprocess(art)
         plot_out.postprocess(figure)

@@ -184,7 +184,7 @@ def _add_baseline_arguments(p: argparse.ArgumentParser) -> None:
 @command("baseline", "classical pixelization (downsample + palette) of a photo", _add_baseline_arguments)
 def cmd_baseline(args: argparse.Namespace) -> int:
     from pixelart.baselines import DOWNSAMPLERS, pixelize
-    from pixelart.export import save_hex, save_pixel_art
+    from workbench.export import save_hex, save_pixel_art
     from workbench.images import load_photo
     from workbench.palette import read_hex
     from pixelart.preparation import prepare

@@ -106,7 +106,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def write_outputs(result, out: Path, *, photos: bool = True) -> list[Path]:
     """CSVs, one HTML report with every figure, and per-photo frame pairs."""
     from pixelart import evaluation_plots as plots
-    from pixelart.export import safe_stem, save_png, upscale_factor
+    from workbench.export import safe_stem, save_png, upscale_factor
 
     out.mkdir(parents=True, exist_ok=True)
     written = result.write_csvs(out)

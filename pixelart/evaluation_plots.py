@@ -20,7 +20,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pixelart.evaluation import Agreement, PhotoStop, ReferenceResult, StrategyResult, center_histogram
-from pixelart.plots import StopMarker, marker_metric, trajectory_figure
+from workbench.chart import StopMarker, marker_metric, trajectory_figure
+from workbench.drift import standard_curves
 from pixelart.stopping import STRATEGIES
 
 METRICS = (
@@ -122,6 +123,7 @@ def photo_curve_figure(ref: ReferenceResult, bundle_id: str, *, selected: int | 
     photo = next((p for p in ref.photos if p.bundle_id == bundle_id), None)
     if photo is None:
         return _empty(f"{bundle_id} has no labels in {ref.name}")
+    curves = standard_curves(list(photo.series))
     stops = []
     for res in ref.strategies:
         stop = next((s for s in res.per_photo() if s.photo.bundle_id == bundle_id), None)
@@ -129,9 +131,9 @@ def photo_curve_figure(ref: ReferenceResult, bundle_id: str, *, selected: int | 
             continue
         param = "" if stop.param is None else f"{res.scores.param_name} = {stop.param:g}: "
         verdict = ("hit" if stop.hit else "miss") + ("" if stop.fired else " (never fired: last step)")
-        metric = marker_metric(res.name, STRATEGIES[res.name].needs, photo.series)
+        metric = marker_metric(STRATEGIES[res.name].marker_curve(), curves, photo.series)
         stops.append(StopMarker(res.name, res.scores.label, stop.step, metric, param + verdict))
-    return trajectory_figure(photo.series, stops=stops, ranges=ref.reference.ranges[bundle_id], selected=selected,
+    return trajectory_figure(photo.series, curves, stops=stops, ranges=ref.reference.ranges[bundle_id], selected=selected,
                              title=f"{photo.name}: labeled ranges ({ref.name}) and where each strategy stops")
 
 

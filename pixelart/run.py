@@ -37,9 +37,9 @@ from pixelart.preparation import prepare
 from pixelart.regularizers import fft_high_frequency_loss, high_frequency_mask
 from pixelart.stopping.parts import PartMap, segment_parts
 from workbench.timing import StepTimer
-from workbench.drift import NORM_CURVES
+from workbench.drift import NORM_CURVES, SEMANTIC_CURVES
 from workbench.hub import library_versions
-from workbench.records import Curve, Flush, RunStart, StepRecord, StopRun
+from workbench.records import Flush, RunStart, StepRecord, StopRun
 
 @dataclass
 class RunSetup:
@@ -94,13 +94,6 @@ def check_config(config: RunConfig) -> None:
 
 
 UPSAMPLE_MODES = ("bilinear", "nearest", "bicubic", "area", "nearest-exact")
-SEMANTIC_CURVES = (
-    Curve("clip", "CLIP similarity", panel=1, axis_title="cosine similarity to the photo", colour="#d62728",
-          fmt="{:.4f}", caption_label="CLIP"),
-    Curve("dino", "DINOv2 similarity", panel=1, axis_title="cosine similarity to the photo", colour="#2ca02c",
-          fmt="{:.4f}", caption_label="DINOv2"),
-)
-"""The chart's lower row: how much of the photo's meaning the pixel art keeps (seed 000 §3.2)."""
 
 
 

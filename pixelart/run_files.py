@@ -43,7 +43,7 @@ def stop_strategy(
 def run_to_bundle(photo_path: Path, config, out: Path, *, stop_on=None, patience: int = DEFAULT_PATIENCE,
                   save_every: int = 500, quiet: bool = False, position: int = 0) -> dict:
     """Run one photo to a bundle + PNGs; shared by ``run`` and ``batch``. Returns a summary dict."""
-    from pixelart.export import save_pixel_art
+    from workbench.export import save_pixel_art
     from pixelart.run import PixelArtRun
     from workbench.images import load_photo
     from workbench.progress import run_with_progress

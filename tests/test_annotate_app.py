@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app import launch  # noqa: E402
-from pixelart.export import upscale, upscale_factor  # noqa: E402
+from workbench.export import upscale, upscale_factor  # noqa: E402
 from pixelart.labels import LabelStore, read_labels  # noqa: E402
 from workbench.trajectory import Trajectory  # noqa: E402
 from test_app import damage_frames, early_damaged_bundle, pixels, plot  # noqa: E402

@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app import launch  # noqa: E402
-from pixelart.export import upscale, upscale_factor  # noqa: E402
+from workbench.export import upscale, upscale_factor  # noqa: E402
 from workbench.palette import read_hex  # noqa: E402
 from pixelart.stopping import make_strategy  # noqa: E402
 from workbench.trajectory import Trajectory  # noqa: E402
@@ -174,35 +174,38 @@ def test_progress_bar_shows_rate_and_time_left():
     assert "took" in progress_html("stopped", 10, 200, 5.0)
 
 
-def test_stop_is_checked_once_the_models_are_loaded(monkeypatch):
-    from ui import runner
+def test_stop_is_checked_once_the_models_are_loaded():
+    from workbench.loop import RunLoop
+    from workbench.records import RunStart
 
-    class Prepared:  # stands for a PixelArtRun whose models took a while to load
-        def __init__(self, *args, **kwargs):
-            pass
+    def prepared():  # stands for a run whose models took a while to load
+        yield RunStart(kind="pixelart", total=5, input_image=np.zeros((4, 4, 3), np.uint8), frame_size=(2, 2),
+                       curves=(), config={}, palette=np.zeros((2, 3), np.uint8))
+        raise AssertionError("a step was made after Stop")
 
-        def __iter__(self):
-            raise AssertionError("a step was made after Stop")
-
-    monkeypatch.setattr(runner, "PixelArtRun", Prepared)
-    items = list(runner.run_steps(None, None, "", lambda: True))
-    assert len(items) == 1 and isinstance(items[0], Prepared)
+    result = RunLoop(prepared(), should_stop=lambda: True).run()
+    assert result.stopped and len(result.trajectory) == 0
 
 
 def test_live_markers_are_where_a_live_stop_on_would_stop():
-    from pixelart.stopping import DEFAULT_PATIENCE
+    from pixelart.stopping import DEFAULT_PATIENCE, PIXELART_STRATEGIES
     from ui.stops import stop_markers
+    from workbench.drift import standard_curves
 
     def series(n):
         t = np.arange(n, dtype=float)
-        return {"norm": 10 + t, "clip": 0.9 - 0.001 * (t - 10) ** 2}  # CLIP peaks at step 10
+        return {"norm": 10 + t, "rate": t / 10, "clip": 0.9 - 0.001 * (t - 10) ** 2}  # CLIP peaks at step 10
+
+    def markers(values, params=None, final=True):
+        return stop_markers(PIXELART_STRATEGIES, values, standard_curves(list(values)), params, final=final)
 
     short, long = series(50), series(DEFAULT_PATIENCE + 20)
-    assert {m.name: m.step for m in stop_markers(short)}["clip_max"] == 10  # offline: the argmax
-    assert "clip_max" not in {m.name for m in stop_markers(short, final=False)}  # live: not yet patient enough
-    live = {m.name: m.step for m in stop_markers(long, final=False)}
+    assert {m.name: m.step for m in markers(short)}["clip_max"] == 10  # offline: the argmax
+    assert "clip_max" not in {m.name for m in markers(short, final=False)}  # live: not yet patient enough
+    live = {m.name: m.step for m in markers(long, final=False)}
     assert live["clip_max"] == 10 and "dino_max" not in live
-    assert {m.name: m.step for m in stop_markers(short, {"fixed_step": 7})}["fixed_step"] == 7
+    assert {m.name: m.step for m in markers(short, {"fixed_step": 7})}["fixed_step"] == 7
+    assert {m.name: m.metric for m in markers(short)}["norm_rate"] == "rate"  # the marker sits on its curve
 
 
 def test_zero_gpu_is_said_to_be_unsupported(monkeypatch, tmp_path):
@@ -303,7 +306,7 @@ def test_settings_errors_are_reported_before_waiting_for_the_gpu(app, downloads,
     upload(client, small)
     with pytest.raises(AppError, match="smaller than the 64×64 pixel-art output"):
         start(client, width=64, height=64)
-    assert app.sessions.get(client.session_hash).run_state == "idle"
+    assert app.sessions.get(client.session_hash).panel("px").run_state == "idle"
 
 
 # -- a run ------------------------------------------------------------------------------------------
@@ -482,7 +485,7 @@ def test_run_is_refused_while_queued_and_runs_with_the_photo_it_was_pressed_with
     hold.result(timeout=60)
     job.result(timeout=120)
     assert state_of(job.outputs()[-1][0]) == "finished"
-    ran = app.sessions.get(queued.session_hash).trajectory
+    ran = app.sessions.get(queued.session_hash).panel("px").trajectory
     assert ran.config["photo_name"] == "fashion_polka.jpg"  # the photo Run was pressed with
     assert np.array_equal(ran.input_image, pixels(upload(new_client(app, downloads), PHOTO, **small)[1]))
     again_first.result(timeout=120)
@@ -492,7 +495,7 @@ def test_run_is_refused_while_queued_and_runs_with_the_photo_it_was_pressed_with
     cancelled_job.result(timeout=60)
     final = cancelled_job.outputs()[-1]
     assert state_of(final[0]) == "stopped" and final[7] == "stopped before the run started"
-    assert all(app.sessions.get(c.session_hash).run_state == "idle" for c in (queued, again, cancelled))
+    assert all(app.sessions.get(c.session_hash).panel("px").run_state == "idle" for c in (queued, again, cancelled))
 
 
 # -- bundles ----------------------------------------------------------------------------------------
@@ -604,13 +607,15 @@ def test_closed_tabs_and_idle_sessions_are_cleaned_up(app, tmp_path, monkeypatch
     monkeypatch.setattr(ui.session.shutil, "rmtree", outside_the_lock)
     gone, back, kept = store.get("gone"), store.get("back"), store.get("kept")
     (gone.subfolder("exports") / "x.png").write_bytes(b"x")
+    gone.panel("px").run_state = "running"
     store.release("gone")  # the page's heartbeat dropped...
+    assert gone.panel("px").stop_requested  # gradio cancels the gone page's events: its run stops at once
     store.release("back")
     assert gone.folder.exists()  # ...but it may reconnect: nothing is deleted yet
     store.get("back")  # this one came back and used the app again
     time.sleep(0.06)
     store.sweep()
-    assert not gone.folder.exists() and gone.stop_requested and len(store) == 2 and gone.folder in deleted
+    assert not gone.folder.exists() and len(store) == 2 and gone.folder in deleted
     assert back.folder.exists() and kept.folder.exists() and len(store) == 2
     idle = SessionStore(tmp_path / "i", idle_ttl_s=0.0)
     lazy = idle.get("lazy")

@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from app import launch  # noqa: E402
-from pixelart.export import upscale  # noqa: E402
+from workbench.export import upscale  # noqa: E402
 from pixelart.labels import LabelStore  # noqa: E402
 from pixelart.stopping import NEW_STRATEGIES, SEED_STRATEGIES  # noqa: E402
 from workbench.trajectory import Trajectory  # noqa: E402

@@ -5,7 +5,7 @@ import sys
 import types
 
 
-def test_run_steps_is_wrapped_by_spaces_gpu_when_the_package_exists(monkeypatch):
+def test_run_records_is_wrapped_by_spaces_gpu_when_the_package_exists(monkeypatch):
     calls = []
 
     def fake_gpu(duration=None):
@@ -22,10 +22,10 @@ def test_run_steps_is_wrapped_by_spaces_gpu_when_the_package_exists(monkeypatch)
     try:
         importlib.reload(ui.gpu)
         runner = importlib.reload(ui.runner)
-        assert calls and calls[0][0] == "run_steps" and getattr(runner.run_steps, "wrapped_by_spaces", False)
+        assert calls and calls[0][0] == "run_records" and getattr(runner.run_records, "wrapped_by_spaces", False)
         assert callable(calls[0][1])  # ZeroGPU's budget grows with the number of steps
     finally:
         monkeypatch.delitem(sys.modules, "spaces")
         importlib.reload(ui.gpu)
         importlib.reload(ui.runner)
-    assert not hasattr(ui.runner.run_steps, "wrapped_by_spaces")  # without the package: untouched
+    assert not hasattr(ui.runner.run_records, "wrapped_by_spaces")  # without the package: untouched

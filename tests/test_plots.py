@@ -7,7 +7,13 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from pixelart.plots import CURVES, StopMarker, TrajectoryChart, decimate_indices, empty_figure, trajectory_figure
+from workbench.drift import NORM_CURVES, SEMANTIC_CURVES
+from workbench.records import Curve
+from workbench.chart import StopMarker, TrajectoryChart, decimate_indices, empty_figure, trajectory_figure
+
+
+CURVES = NORM_CURVES + SEMANTIC_CURVES
+NAMES = [c.name for c in CURVES]
 
 
 def _series(n: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -35,7 +41,7 @@ def _trace(fig: go.Figure, meta: str) -> go.Scatter:
 
 
 def test_curves_sit_on_their_axes_and_ignore_other_series():
-    fig = _validated(trajectory_figure(_series(50)))
+    fig = _validated(trajectory_figure(_series(50), CURVES))
     assert [t.meta for t in fig.data] == ["norm", "rate", "clip", "dino"]
     axes = {t.meta: (t.xaxis, t.yaxis) for t in fig.data}
     assert axes == {"norm": ("x", "y"), "rate": ("x", "y2"), "clip": ("x2", "y3"), "dino": ("x2", "y3")}
@@ -43,14 +49,14 @@ def test_curves_sit_on_their_axes_and_ignore_other_series():
     assert fig.layout.yaxis.domain[0] > fig.layout.yaxis3.domain[1]  # norm above similarity
     assert list(_trace(fig, "norm").x) == list(range(50))
     assert np.allclose(_trace(fig, "clip").y, _series(50)["clip"])
-    assert set(CURVES) == {"norm", "rate", "clip", "dino"}
+    assert NAMES == ["norm", "rate", "clip", "dino"]
 
 
 def test_stop_markers_are_lines_labels_and_points_at_the_exact_step():
     s = _series(40)
     stops = [StopMarker("norm_rate", "Norm increase rate", 12, "rate", "r_t > 0.2"),
              StopMarker("clip_max", "CLIP similarity maximum", 10, "clip")]
-    fig = _validated(trajectory_figure(s, stops=stops))
+    fig = _validated(trajectory_figure(s, CURVES, stops=stops))
     lines = [sh for sh in fig.layout.shapes if sh.type == "line"]
     assert sorted(sh.x0 for sh in lines) == [10, 12] and all(sh.yref == "paper" for sh in lines)
     assert {a.text for a in fig.layout.annotations} >= {"Norm increase rate", "CLIP similarity maximum"}
@@ -65,27 +71,27 @@ def test_stop_markers_are_lines_labels_and_points_at_the_exact_step():
     assert shifts[0] != shifts[1]
     # three stops near each other take three rows; a far one reuses the first row
     near = [StopMarker(f"s{i}", f"S{i}", step) for i, step in enumerate((10, 11, 13, 39))]
-    rows = {a.text: a.yshift for a in trajectory_figure(s, stops=near).layout.annotations}
+    rows = {a.text: a.yshift for a in trajectory_figure(s, CURVES, stops=near).layout.annotations}
     assert len({rows["S0"], rows["S1"], rows["S2"]}) == 3 and rows["S3"] == rows["S0"]
 
 
 def test_a_marker_on_an_unrecorded_value_is_left_out():
     s = _series(20)
     s["dino"][:] = np.nan
-    fig = trajectory_figure(s, stops=[StopMarker("dino_max", "DINOv2", 5, "dino"), StopMarker("x", "X", 99)])
+    fig = trajectory_figure(s, CURVES, stops=[StopMarker("dino_max", "DINOv2", 5, "dino"), StopMarker("x", "X", 99)])
     assert not [t for t in fig.data if str(t.meta).startswith("stop:")]
     assert not [sh for sh in fig.layout.shapes if sh.type == "line"]
 
 
 def test_selected_step_and_ranges():
     s = _series(30)
-    chart = TrajectoryChart(s, ranges=[(20, 5), (25, 28)])
+    chart = TrajectoryChart(s, CURVES, ranges=[(20, 5), (25, 28)])
     fig = _validated(chart.figure(7))
     rects = [sh for sh in fig.layout.shapes if sh.type == "rect"]
     assert [(r.x0, r.x1) for r in rects] == [(5, 20), (25, 28)]
     selected = [t for t in fig.data if t.meta == "selected"]
     assert len(selected) == 4 and all(list(t.x) == [7] for t in selected)
-    assert sorted(float(t.y[0]) for t in selected) == pytest.approx(sorted(float(s[k][7]) for k in CURVES))
+    assert sorted(float(t.y[0]) for t in selected) == pytest.approx(sorted(float(s[k][7]) for k in NAMES))
     solid = [sh for sh in fig.layout.shapes if sh.type == "line" and sh.line.dash == "solid"]
     assert [sh.x0 for sh in solid] == [7]
     assert any(a.text == "step 7" for a in fig.layout.annotations)
@@ -112,7 +118,7 @@ def test_ten_thousand_steps_are_decimated_but_markers_stay_exact_and_fast():
     s = _series(n)
     stops = [StopMarker("norm_threshold", "Norm threshold", 4567), StopMarker("dino_max", "DINOv2", 1251, "dino")]
     t0 = time.perf_counter()
-    chart = TrajectoryChart(s, stops=stops, ranges=[(3000, 3500)])
+    chart = TrajectoryChart(s, CURVES, stops=stops, ranges=[(3000, 3500)])
     fig = chart.figure(9000)
     payload = fig.to_json()
     build_ms = (time.perf_counter() - t0) * 1e3
@@ -132,11 +138,29 @@ def test_ten_thousand_steps_are_decimated_but_markers_stay_exact_and_fast():
 def test_empty_and_partial_series():
     fig = _validated(empty_figure("nothing yet"))
     assert not fig.data and fig.layout.annotations[0].text == "nothing yet"
-    none = _validated(trajectory_figure({}))
+    none = _validated(trajectory_figure({}, CURVES))
     assert any("no steps" in a.text for a in none.layout.annotations)
     s = _series(10)
     s["clip"][:] = np.nan
     s["dino"][:] = np.nan
-    fig = _validated(trajectory_figure(s, x_max=100, title="run"))
+    fig = _validated(trajectory_figure(s, CURVES, x_max=100, title="run"))
     assert any("no CLIP / DINOv2" in a.text for a in fig.layout.annotations)
     assert list(fig.layout.xaxis2.range) == [0, 100] and fig.layout.title.text == "run"
+
+
+def test_any_back_end_declares_its_own_rows_axes_and_scales():
+    """A style-transfer-like run: losses on a log axis in one row, the drift in another with its rate on
+    the right; the same chart code, no per-back-end branches."""
+    curves = (Curve("loss", "total loss", panel=0, axis_title="loss", log=True),
+              Curve("style", "style loss", panel=0, log=True),
+              *(c.__class__(**{**c.to_dict(), "panel": 1}) for c in NORM_CURVES))
+    t = np.arange(30.0)
+    series = {"loss": 1e4 / (t + 1), "style": 1e3 / (t + 1), "norm": 5 + t, "rate": t / 5, "other": t}
+    fig = _validated(trajectory_figure(series, curves, selected=4, stops=[StopMarker("norm_rate", "Rate", 9, "rate")]))
+    axes = {t.meta: (t.xaxis, t.yaxis) for t in fig.data if t.meta in series}
+    assert axes == {"loss": ("x", "y"), "style": ("x", "y"), "norm": ("x2", "y2"), "rate": ("x2", "y3")}
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis3.tickformat == ".0%"
+    assert fig.layout.xaxis2.title.text == "step" and fig.layout.xaxis.matches == "x2"
+    assert _trace(fig, "stop:norm_rate").yaxis == "y3"
+    one = _validated(trajectory_figure({"loss": series["loss"]}, curves[:1]))
+    assert one.layout.yaxis.domain == (0.0, 1.0) and one.layout.xaxis.title.text == "step"

@@ -18,6 +18,7 @@ from typing import Any
 import gradio as gr
 
 from pixelart.labels import LabelError, LabelStore
+from pixelart.stopping import PIXELART_STRATEGIES
 from ui.bundle_set import BundleSet, copy_uploads, labels_path, open_set, server_path, upload_labels_path
 from ui.common import SessionActions
 from ui.feedback import describe, fail, warn
@@ -293,7 +294,7 @@ class AnnotateActions(SessionActions):
     def _step_view(self, annotation: Annotation, name: str, step: float | int | None) -> dict:
         ranges = annotation.store.ranges(annotation.trajectory.run_id, _name(name)) if _name(name) else []
         # no strategy markers here: an annotator judges the pixel art, not where the strategies stop
-        art, chart, caption = view_step(annotation.trajectory, step, annotation.chart_cache, ranges=ranges,
+        art, chart, caption = view_step(annotation.trajectory, step, annotation.chart_cache, PIXELART_STRATEGIES, ranges=ranges,
                                         show_stops=False)
         v = self.ui.viewer
         return {v.art: art, v.chart: chart, v.caption: caption}

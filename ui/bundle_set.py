@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 
 from workbench.atomic import atomic_path
 from workbench.errors import ConfigError, UserError
-from pixelart.export import safe_stem
+from workbench.export import safe_stem
 from workbench.trajectory import Trajectory, scan_bundles
 
 LABELS_NAME = "labels.jsonl"

@@ -10,7 +10,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from pixelart.plots import TrajectoryChart
+from workbench.chart import TrajectoryChart
+from workbench.stopping import StrategySet
 from workbench.trajectory import Trajectory
 from ui.stops import stop_markers
 
@@ -26,6 +27,7 @@ class ChartCache:
     def chart_for(
         self,
         trajectory: Trajectory,
+        strategies: StrategySet,
         *,
         params: Mapping[str, float | None] | None = None,
         ranges: Sequence[tuple[int, int]] = (),
@@ -44,8 +46,10 @@ class ChartCache:
         with self._lock:
             if key == self._key and self._chart is not None:
                 return self._chart
+        curves = trajectory.curves
+        markers = stop_markers(strategies, series, curves, params, final=final) if show_stops else ()
         chart = TrajectoryChart(
-            series, stops=stop_markers(series, params, final=final) if show_stops else (), ranges=ranges,
+            series, curves, stops=markers, ranges=ranges,
             x_max=x_max, revision=str(trajectory.config.get("run_id", "trajectory")),
         )
         with self._lock:

@@ -7,7 +7,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from pixelart.export import upscale, upscale_factor
+from workbench.export import upscale, upscale_factor
 from ui.session import Session, SessionStore
 
 LIGHT = dict(concurrency_limit=None)  # scrubbing, labelling and friends never wait behind each other

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gradio as gr
 
 from pixelart.evaluation import CONSENSUS_RULES, DEFAULT_POINTS
-from pixelart.plots import empty_figure
+from workbench.chart import empty_figure
 from pixelart.stopping import NEW_STRATEGIES, SEED_STRATEGIES, STRATEGIES
 from ui.common import LIGHT
 from ui.evaluate_actions import EvaluateActions, EvaluateView

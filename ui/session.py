@@ -32,15 +32,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
-from pixelart.config import RunConfig
 from pixelart.evaluation import Evaluation
 from pixelart.labels import LabelStore
 from workbench.trajectory import Trajectory
 from ui.bundle_set import BundleSet
 from ui.charts import ChartCache
+from ui.runner import RunRequest
 
 IDLE_TTL_S = 6 * 3600.0  # a session nobody has used for this long is deleted
 # A released (unloaded) session that is not used again within this is deleted. Gradio keeps a closed
@@ -93,37 +94,21 @@ class EvaluationView:
     unreadable: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class PendingRun:
-    """What Run was pressed with, kept together until the GPU queue reaches it: a photo uploaded
-    meanwhile does not change the run."""
-
-    photo: Image.Image
-    photo_name: str
-    config: RunConfig
-
-
 @dataclass
-class Session:
-    """What one person has in the app: their photo, their run and where their files go."""
+class RunState:
+    """One run panel's state in a session (each tab with a run panel has its own): the trajectory
+    shown, the run going or queued, and what the viewer shows of it."""
 
-    folder: Path
-    photo: Image.Image | None = None
-    photo_name: str = ""
     trajectory: Trajectory | None = None
     bundle_copy: Path | None = None  # our copy of the opened bundle file (the trajectory reads it lazily)
     notes: list[str] = field(default_factory=list)
     run_state: str = IDLE  # IDLE, QUEUED (``pending`` waits for the GPU queue) or RUNNING
-    pending: PendingRun | None = None
+    pending: RunRequest | None = None  # what Run was pressed with, until the GPU queue reaches it
     stop_requested: bool = False
     follow: bool = True  # the viewer shows the newest step until the person scrubs
     selected: int = 0
     stop_params: dict[str, float | None] = field(default_factory=dict)  # strategy -> parameter on the chart
     chart_cache: ChartCache = field(default_factory=ChartCache)  # the chart of the trajectory shown
-    annotation: Annotation | None = None  # the Annotate tab's bundle set, once opened
-    evaluation: EvaluationView | None = None  # the Evaluate tab's last result
-    last_used: float = field(default_factory=time.monotonic)
-    released: float | None = None  # when the page went away (None: in use)
 
     @property
     def running(self) -> bool:
@@ -135,13 +120,7 @@ class Session:
         """While a run goes, the chart's step axis spans the whole run (its configured steps)."""
         if not self.running or self.trajectory is None:
             return None
-        return self.trajectory.config.get("run", {}).get("steps")
-
-    def subfolder(self, name: str) -> Path:
-        """A folder inside this session's folder, created on first use."""
-        path = self.folder / name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return self.trajectory.planned_steps
 
     def set_trajectory(
         self, trajectory: Trajectory | None, notes: list[str] | None = None, *, bundle_copy: Path | None = None,
@@ -156,6 +135,42 @@ class Session:
         self.chart_cache = ChartCache()
         if old_copy is not None and old_copy != bundle_copy:
             old_copy.unlink(missing_ok=True)
+
+
+@dataclass
+class Session:
+    """What one person has in the app: their inputs, each run panel's state and where their files go."""
+
+    folder: Path
+    photo: Image.Image | None = None  # the Pixel Art tab's photo
+    photo_name: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)  # other tabs' uploaded inputs, by tab
+    panels: dict[str, RunState] = field(default_factory=dict)  # run panels by their element-id prefix
+    annotation: Annotation | None = None  # the Annotate tab's bundle set, once opened
+    evaluation: EvaluationView | None = None  # the Evaluate tab's last result
+    last_used: float = field(default_factory=time.monotonic)
+    released: float | None = None  # when the page went away (None: in use)
+
+    def panel(self, key: str) -> RunState:
+        """The state of one run panel (created on first use)."""
+        return self.panels.setdefault(key, RunState())
+
+    @property
+    def running(self) -> bool:
+        """Whether any run of this session holds the GPU now."""
+        return any(p.running for p in self.panels.values())
+
+    def stop_all(self) -> None:
+        """Ask every run of this session to stop (the page went away)."""
+        for state in self.panels.values():
+            if state.run_state != IDLE:
+                state.stop_requested = True
+
+    def subfolder(self, name: str) -> Path:
+        """A folder inside this session's folder, created on first use."""
+        path = self.folder / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
 
 class SessionStore:
@@ -205,8 +220,7 @@ class SessionStore:
             if session is not None:
                 session.released = now
                 # Gradio cancels a gone page's events too; stopping frees the GPU queue at once.
-                if session.run_state != IDLE:
-                    session.stop_requested = True
+                session.stop_all()
             stale = self._sweep(now)
         _discard_all(stale)
 
@@ -251,9 +265,12 @@ def _discard_all(sessions: list[Session]) -> None:
 
 
 def _discard(session: Session) -> None:
-    session.stop_requested = True
-    session.trajectory = None
+    session.stop_all()
+    for state in session.panels.values():
+        state.stop_requested = True
+        state.trajectory = None
     session.photo = None
+    session.inputs.clear()
     session.annotation = None
     session.evaluation = None
     shutil.rmtree(session.folder, ignore_errors=True)

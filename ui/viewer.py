@@ -1,4 +1,4 @@
-"""The trajectory viewer: photo beside the pixel art at a chosen step, a step slider, the chart.
+"""The trajectory viewer: the input beside the run's frame at a chosen step, a step slider, the chart.
 
 Tabs that show a trajectory (Pixel Art, Annotate) build it with ``build_viewer`` (each with its own
 ``prefix`` for element ids, which tests and keyboard shortcuts address) and answer their slider with
@@ -16,13 +16,13 @@ import gradio as gr
 import plotly.graph_objects as go
 from PIL import Image
 
-from pixelart.plots import empty_figure
+import numpy as np
+
+from workbench.chart import empty_figure
+from workbench.stopping import StrategySet
 from workbench.trajectory import Trajectory
 from ui.charts import ChartCache
-from ui.common import crisp_image
-
-_CAPTION_METRICS = (("norm", "d<sub>t</sub>", "{:.2f}"), ("rate", "r<sub>t</sub>", "{:+.1%}"),
-                    ("clip", "CLIP", "{:.4f}"), ("dino", "DINOv2", "{:.4f}"))
+from ui.common import DISPLAY_LONG_SIDE, crisp, crisp_image
 
 
 @dataclass
@@ -41,11 +41,12 @@ class Viewer:
         return [self.art, self.chart, self.caption]
 
 
-def build_viewer(*, art_label: str = "Pixel art at the selected step", prefix: str = "px") -> Viewer:
-    """Photo and pixel art side by side, the step slider under them and the chart below; element ids
+def build_viewer(*, art_label: str = "Pixel art at the selected step", prefix: str = "px",
+                 photo_label: str = "Photo (as the run sees it)") -> Viewer:
+    """Input and frame side by side, the step slider under them and the chart below; element ids
     are ``{prefix}-art``, ``{prefix}-step``, ``{prefix}-caption`` and ``{prefix}-chart``."""
     with gr.Row(equal_height=True):
-        photo = gr.Image(label="Photo (as the run sees it)", interactive=False, format="png", height=320,
+        photo = gr.Image(label=photo_label, interactive=False, format="png", height=320,
                          elem_classes=["px-photo"], elem_id=f"{prefix}-photo")
         art = gr.Image(label=art_label, interactive=False, format="png", height=320,
                        elem_classes=["pixel-art"], elem_id=f"{prefix}-art")
@@ -64,17 +65,28 @@ def clamp_step(trajectory: Trajectory, step: float | int | None) -> int:
 
 
 def art_image(trajectory: Trajectory, step: int) -> Image.Image:
-    """One step's pixel art, upscaled with nearest neighbour so every pixel stays a crisp square."""
-    return crisp_image(trajectory.frame(step), trajectory.palette)
+    """One step's frame: pixel art upscaled with nearest neighbour so every pixel stays a crisp square;
+    small RGB frames likewise, larger ones as they are."""
+    frame = trajectory.frame(step)
+    if trajectory.palette is not None:
+        return crisp_image(frame, trajectory.palette)
+    if max(frame.shape[:2]) < DISPLAY_LONG_SIDE // 2:
+        frame = crisp(frame)
+    return Image.fromarray(np.ascontiguousarray(frame))
 
 
 def step_caption(trajectory: Trajectory, step: int) -> str:
-    """The step and its metric values as one Markdown line."""
+    """The step and its curves' values as one Markdown line (and which step's frame is shown, when
+    frames are recorded every few steps)."""
     parts = [f"**step {step}** of {len(trajectory) - 1}"]
-    for name, label, fmt in _CAPTION_METRICS:
-        if name in trajectory.series_names:
-            value = float(trajectory.series(name)[step])
-            parts.append(f"{label} = {fmt.format(value) if math.isfinite(value) else '…'}")
+    shown = trajectory.recorded_step(step)
+    if shown != step:
+        parts[0] += f" (frame of step {shown})"
+    names = set(trajectory.series_names)
+    for curve in trajectory.curves:
+        if curve.caption and curve.name in names:
+            value = float(trajectory.series(curve.name)[step])
+            parts.append(f"{curve.caption_label or curve.label} = {curve.format(value)}")
     return " · ".join(parts)
 
 
@@ -82,6 +94,7 @@ def view_step(
     trajectory: Trajectory,
     step: float | int | None,
     cache: ChartCache,
+    strategies: StrategySet,
     *,
     params: Mapping[str, float | None] | None = None,
     ranges: Sequence[tuple[int, int]] = (),
@@ -89,11 +102,11 @@ def view_step(
     show_stops: bool = True,
     final: bool = True,
 ) -> tuple[Image.Image, go.Figure, str]:
-    """What the viewer shows at a step: (pixel art image, chart with the step marked, caption);
+    """What the viewer shows at a step: (frame image, chart with the step marked, caption);
     ``final=False`` while the trajectory's run is still going (see ``ChartCache.chart_for``)."""
     step = clamp_step(trajectory, step)
     art = art_image(trajectory, step)  # first: a damaged frame raises before anything else is built
-    chart = cache.chart_for(trajectory, params=params, ranges=ranges, x_max=x_max, show_stops=show_stops,
+    chart = cache.chart_for(trajectory, strategies, params=params, ranges=ranges, x_max=x_max, show_stops=show_stops,
                             final=final)
     return art, chart.figure(step), step_caption(trajectory, step)
 

@@ -58,8 +58,11 @@ class PaletteCodec:
         """The last frame of a chain: ``blobs`` from a key frame (``start_frame`` None) or following
         the already decoded ``start_frame``."""
         frame = start_frame
-        for blob in blobs:
-            raw = np.frombuffer(zlib.decompress(blob), dtype=np.uint8).reshape(frame_size)
+        for position, blob in enumerate(blobs):
+            try:
+                raw = np.frombuffer(zlib.decompress(blob), dtype=np.uint8).reshape(frame_size)
+            except (zlib.error, ValueError):
+                raise DamagedFrame(position) from None
             frame = raw if frame is None else np.bitwise_xor(frame, raw)
         return frame
 
@@ -82,13 +85,24 @@ class PngCodec:
 
     def decode(self, blobs: Sequence[bytes], start_frame: np.ndarray | None, frame_size: tuple[int, int]) -> np.ndarray:
         """The frame of the last blob."""
-        with Image.open(io.BytesIO(blobs[-1])) as img:
-            if img.format != "PNG" or img.size != (frame_size[1], frame_size[0]):
-                raise ValueError("not a PNG frame of the bundle's frame size")
-            return np.asarray(img.convert("RGB"))
+        try:
+            with Image.open(io.BytesIO(blobs[-1])) as img:
+                if img.format != "PNG" or img.size != (frame_size[1], frame_size[0]):
+                    raise ValueError("not a PNG frame of the bundle's frame size")
+                return np.asarray(img.convert("RGB"))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            raise DamagedFrame(len(blobs) - 1) from None
 
 
 CODECS = {"palette": PaletteCodec, "png": PngCodec}
+
+
+class DamagedFrame(ValueError):
+    """A blob did not decode; ``position`` is its place in the blobs handed to ``decode``."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__(f"blob {position} does not decode")
+        self.position = position
 
 
 def codec_for(name: str, keyframe_every: int = KEYFRAME_EVERY) -> FrameCodec:

@@ -13,11 +13,23 @@ from PIL import Image
 from workbench.records import Curve
 
 NORM_CURVES = (
-    Curve("norm", "L2 norm d<sub>t</sub>", panel=0, axis_title="L2 norm to the input", colour="#1f77b4",
+    Curve("norm", "L2 norm d<sub>t</sub>", panel=0, axis_title="L2 norm d<sub>t</sub>", colour="#1f77b4",
           fmt="{:.2f}", caption_label="d<sub>t</sub>"),
-    Curve("rate", "increase rate r<sub>t</sub> (right axis)", panel=0, axis_title="increase rate", right=True,
+    Curve("rate", "increase rate r<sub>t</sub> (right axis)", panel=0, axis_title="rate r<sub>t</sub>", right=True,
           colour="#1f77b4", dash="dot", fmt="{:+.1%}", caption_label="r<sub>t</sub>"),
 )
+SEMANTIC_CURVES = (
+    Curve("clip", "CLIP similarity", panel=1, axis_title="cosine similarity", colour="#d62728", fmt="{:.4f}",
+          caption_label="CLIP"),
+    Curve("dino", "DINOv2 similarity", panel=1, axis_title="cosine similarity", colour="#2ca02c", fmt="{:.4f}",
+          caption_label="DINOv2"),
+)
+"""How much of the input's meaning a frame keeps: cosine similarity of CLIP / DINOv2 embeddings (seed 000 §3.2)."""
+
+
+def standard_curves(recorded: "list[str] | set[str]") -> tuple[Curve, ...]:
+    """The standard curves among the recorded series (for bundles written before runs declared curves)."""
+    return tuple(c for c in NORM_CURVES + SEMANTIC_CURVES if c.name in set(recorded))
 
 
 def l2_distance(a: np.ndarray, b: np.ndarray) -> float:

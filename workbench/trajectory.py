@@ -32,7 +32,6 @@ import struct
 import threading
 import time
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -41,7 +40,8 @@ import numpy as np
 from PIL import Image
 
 from workbench.atomic import atomic_path
-from workbench.codecs import KEYFRAME_EVERY, FrameCodec, PaletteCodec, PngCodec, codec_for
+from workbench.drift import standard_curves
+from workbench.codecs import KEYFRAME_EVERY, DamagedFrame, FrameCodec, PaletteCodec, PngCodec, codec_for
 from workbench.errors import BundleError
 from workbench.records import Curve, RunStart
 from workbench.palette import indices_to_rgb, parse_hex, to_hex
@@ -198,9 +198,10 @@ class Trajectory:
                     return frame.copy()
             try:
                 frame = self.codec.decode(self._blobs_in(start, index + 1), frame, self.frame_size)
-            except (zlib.error, ValueError, OSError, SyntaxError):
+            except DamagedFrame as exc:
                 name = self.path.name if self.path is not None else "trajectory"
-                raise BundleError(f"{name}: frame {index} is damaged; the file may be truncated or corrupt") from None
+                bad = start + exc.position
+                raise BundleError(f"{name}: frame {bad} is damaged; the file may be truncated or corrupt") from None
             self._cache = (index, frame)
         return frame.copy()
 
@@ -337,6 +338,7 @@ class Trajectory:
             curves = tuple(Curve.from_dict(c) for c in manifest.get("curves") or [])
         except (TypeError, AttributeError):
             raise BundleError(f"{path.name}: its manifest's curves are damaged") from None
+        curves = curves or standard_curves(list(series))  # version 1 declared none
         traj = cls(
             palette=parse_hex("\n".join(palette), source=f"{path.name} palette") if palette is not None else None,
             input_image=input_image,

@@ -39,10 +39,16 @@ class StoppingStrategy(ABC):
     needs: ClassVar[tuple[str, ...]] = ()  # metric series it reads
     reads_if_present: ClassVar[tuple[str, ...]] = ()  # series it prefers when recorded (e.g. "rate")
     options: ClassVar[tuple[str, ...]] = ()  # keyword options besides the parameter
+    marker_series: ClassVar[str | None] = None  # the curve its chart marker sits on (default: needs[0])
     reads_parts: ClassVar[bool] = False  # reads per-part series (pixel art's part:<Label>), not fixed names
 
     def __init__(self, param: float | None = None) -> None:
         self.param = self.default if param is None else float(param)
+
+    @classmethod
+    def marker_curve(cls) -> str:
+        """The series whose curve its chart marker sits on."""
+        return cls.marker_series or (cls.needs[0] if cls.needs else "norm")
 
     @abstractmethod
     def check(self, series: Series, *, final: bool = False) -> StopDecision | None:

@@ -55,6 +55,7 @@ class Threshold(StoppingStrategy):
 class IncreaseRate(StoppingStrategy):
     signal: ClassVar[str] = "norm"
     rate_signal: ClassVar[str] = "rate"
+    marker_series = "rate"
     symbol: ClassVar[str] = "r_t"
 
     def rates(self, series: Series) -> np.ndarray:

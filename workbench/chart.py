@@ -1,12 +1,12 @@
-"""Plotly figures of a trajectory: the metric curves against the step, stopping points, a chosen step.
+"""Plotly chart of any trajectory: the curves its run declared against the step, stopping points, a
+chosen step, labelled ranges.
 
-The chart has two rows sharing the step axis: the L2 norm d_t to the photo (left axis) with its
-increase rate r_t (right axis, in percent) on top, and the CLIP / DINOv2 cosine similarity to the photo
-below. r_t = (d_t - d_0) / d_0 is affine in d_t, so with both axes fitted to their data the two curves
-coincide: the dotted rate line (same colour) lies on the norm line and the right axis reads it as a
-rate. Each stopping strategy's step is a dashed vertical line across both rows with its name and a
-diamond on its curve, the selected step a solid line with dots, and labelled step ranges (the Annotate
-tab's) shaded bands.
+Rows come from the curves' ``panel`` (top first) and share the step axis; a curve with ``right`` is
+drawn on its row's right axis. For pixel art that is the L2 norm d_t (left) with its increase rate r_t
+(right, in percent) on top, and the CLIP / DINOv2 similarity below. r_t = (d_t - d_0) / d_0 is affine in
+d_t, so with both axes fitted to their data the two curves coincide. Each stopping strategy's step is a
+dashed vertical line across all rows with its name and a diamond on its curve, the selected step a
+solid line with dots, and labelled step ranges (the Annotate tab's) shaded bands.
 
 Figures are built from plain dicts and wrapped without validation: ``make_subplots`` / ``add_vline``
 validate on every call and take over 100 ms, too slow for a slider (the tests validate the dicts).
@@ -25,15 +25,10 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from workbench.records import Curve
+
 MAX_POINTS = 1200  # per curve on screen; more adds bytes and render time, not visible detail
 
-# metric -> (legend label, y axis, colour, dash); y / y2 share the top row, y3 is the bottom row
-CURVES: dict[str, tuple[str, str, str, str]] = {
-    "norm": ("L2 norm d<sub>t</sub>", "y", "#1f77b4", "solid"),
-    "rate": ("increase rate r<sub>t</sub> (right axis)", "y2", "#1f77b4", "dot"),
-    "clip": ("CLIP similarity", "y3", "#d62728", "solid"),
-    "dino": ("DINOv2 similarity", "y3", "#2ca02c", "solid"),
-}
 _STOP_COLOURS = {
     "fixed_step": "#8c564b",
     "norm_threshold": "#1f77b4",
@@ -42,10 +37,10 @@ _STOP_COLOURS = {
     "dino_max": "#2ca02c",
 }
 _OTHER_COLOURS = ("#ff7f0e", "#17becf", "#bcbd22", "#e377c2")
-_MARKER_METRIC = {"norm_rate": "rate"}  # strategies whose marker sits on another curve than their first series
 _SELECTED_COLOUR = "#111111"
 _RANGE_COLOUR = "rgba(255, 193, 7, 0.25)"
-_TOP_ROW, _BOTTOM_ROW = [0.56, 1.0], [0.0, 0.44]
+_ROW_GAP = 0.12  # of the plot's height, between rows
+_CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
 _LABEL_SHIFT_PX = 15  # labels of stops at nearby steps are stacked this far apart
 _NEARBY = 0.25  # stops closer than this fraction of the axis get their labels on separate rows
 
@@ -61,13 +56,13 @@ class StopMarker:
     reason: str = ""
 
 
-def marker_metric(name: str, needs: Sequence[str] = (), recorded: Iterable[str] | None = None) -> str:
-    """The curve a strategy's stop marker sits on: the signal it reads where that is drawn (and, given
-    ``recorded`` series names, recorded), else the norm."""
-    metric = _MARKER_METRIC.get(name, needs[0] if needs else "norm")
-    if metric not in CURVES or (recorded is not None and metric not in set(recorded)):
-        return "norm"  # e.g. per-part series are not drawn; a bundle may lack the rate series
-    return metric
+def marker_metric(preferred: str, curves: Sequence[Curve], recorded: Iterable[str] | None = None) -> str:
+    """The curve a strategy's stop marker sits on: ``preferred`` (the series it reads) where that is
+    drawn (and, given ``recorded`` series names, recorded), else the first curve."""
+    drawn = [c.name for c in curves]
+    if preferred in drawn and (recorded is None or preferred in set(recorded)):
+        return preferred
+    return drawn[0] if drawn else "norm"  # e.g. per-part series are not drawn; a bundle may lack the rate
 
 
 def decimate_indices(values: np.ndarray, max_points: int = MAX_POINTS, keep: Iterable[int] = ()) -> np.ndarray:
@@ -94,6 +89,67 @@ def decimate_indices(values: np.ndarray, max_points: int = MAX_POINTS, keep: Ite
     return np.unique(idx[idx < n])
 
 
+@dataclass(frozen=True)
+class _Axes:
+    """Where each curve is drawn: its y axis, that row's x axis, and every axis' layout."""
+
+    yaxis: dict[str, str]  # curve name -> "y", "y2", ...
+    xaxis: dict[str, str]  # curve name -> "x", "x2", ...
+    bottom_x: str  # the x axis with the step ticks (shapes and labels refer to it)
+    layout: dict[str, dict]
+    empty_panels: list[tuple[list[Curve], float]]  # curves of each row and the row's middle (paper y)
+
+
+def _axes(curves: Sequence[Curve], x_range: dict) -> _Axes:
+    panels = sorted({c.panel for c in curves}) or [0]
+    n = len(panels)
+    height = (1.0 - _ROW_GAP * (n - 1)) / n
+    yaxis, xaxis, layout, rows = {}, {}, {}, []
+    next_y = 1
+    bottom_x = "x" if n == 1 else f"x{n}"
+    for row, panel in enumerate(panels):
+        top = 1.0 - row * (height + _ROW_GAP)
+        domain = [round(max(0.0, top - height), 6), round(top, 6)]
+        x_name = "x" if row == 0 else f"x{row + 1}"
+        members = [c for c in curves if c.panel == panel]
+        left = f"y{'' if next_y == 1 else next_y}"
+        next_y += 1
+        left_curves = [c for c in members if not c.right]
+        right_curves = [c for c in members if c.right]
+        left_title = next((c.axis_title for c in left_curves if c.axis_title), left_curves[0].label if left_curves else "")
+        layout[_layout_key(left)] = dict(domain=domain, anchor=x_name, title=dict(text=left_title),
+                                         **_scale(left_curves))
+        for c in left_curves:
+            yaxis[c.name], xaxis[c.name] = left, x_name
+        if right_curves:
+            right = f"y{next_y}"
+            next_y += 1
+            title = next((c.axis_title for c in right_curves if c.axis_title), right_curves[0].label)
+            layout[_layout_key(right)] = dict(overlaying=left, side="right", anchor=x_name, showgrid=False,
+                                              title=dict(text=title), **_scale(right_curves))
+            for c in right_curves:
+                yaxis[c.name], xaxis[c.name] = right, x_name
+        if x_name == bottom_x:
+            layout[_layout_key(x_name)] = dict(domain=[0, 1], anchor=left, title=dict(text="step"), **x_range)
+        else:
+            layout[_layout_key(x_name)] = dict(domain=[0, 1], anchor=left, matches=bottom_x, showticklabels=False)
+        rows.append((members, (domain[0] + domain[1]) / 2))
+    return _Axes(yaxis, xaxis, bottom_x, layout, rows)
+
+
+def _layout_key(axis: str) -> str:
+    return axis[0] + "axis" + axis[1:]
+
+
+def _scale(curves: Sequence[Curve]) -> dict:
+    out: dict = {}
+    if any(c.log for c in curves):
+        out["type"] = "log"
+    if curves and all(c.fmt.endswith("%}") for c in curves):
+        out["tickformat"] = ".0%"
+    return out
+
+
 class TrajectoryChart:
     """The decimated curves and fixed decorations of one trajectory state, drawable at any selected step.
 
@@ -104,6 +160,7 @@ class TrajectoryChart:
     def __init__(
         self,
         series: Mapping[str, np.ndarray],
+        curves: Sequence[Curve],
         *,
         stops: Sequence[StopMarker] = (),
         ranges: Sequence[tuple[int, int]] = (),
@@ -112,27 +169,32 @@ class TrajectoryChart:
         title: str | None = None,
         revision: str = "trajectory",
     ) -> None:
+        self.curves = {c.name: c for c in curves}
+        self.colours = {c.name: c.colour or _CURVE_COLOURS[i % len(_CURVE_COLOURS)] for i, c in enumerate(curves)}
         # Copies: a running trajectory keeps writing into the arrays it hands out.
-        self.series = {k: np.array(v, dtype=np.float64) for k, v in series.items() if k in CURVES}
+        self.series = {k: np.array(series[k], dtype=np.float64) for k in self.curves if k in series}
         self.length = max((len(v) for v in self.series.values()), default=0)
+        x_range = {"range": [0, max(x_max, 1)]} if x_max is not None else {}
+        self.axes = _axes(list(curves), x_range)
         self.stops = [m for m in stops if self._value_at(m.metric, m.step) is not None]
         self.ranges = [(int(min(s, e)), int(max(s, e))) for s, e in ranges]
         keep = [m.step for m in self.stops] + [i for r in self.ranges for i in r]
         self._traces = [self._curve(name, values, max_points, keep) for name, values in self.series.items()]
         self._traces += [self._stop_trace(i, m) for i, m in enumerate(self.stops)]
         shapes = [self._range_shape(s, e) for s, e in self.ranges]
-        shapes += [_vline(m.step, _stop_colour(m.name, i), "dash", 1.5) for i, m in enumerate(self.stops)]
+        shapes += [self._vline(m.step, _stop_colour(m.name, i), "dash", 1.5) for i, m in enumerate(self.stops)]
         labels, levels = self._stop_labels(x_max)
-        self._layout = self._base_layout(shapes, labels, levels, x_max, title, revision)
+        self._layout = self._base_layout(shapes, labels, levels, title, revision)
 
     def figure(self, selected: int | None = None) -> go.Figure:
         """The chart, with ``selected`` (when it is a recorded step) marked by a solid line and dots."""
         layout, traces = dict(self._layout), list(self._traces)
         if selected is not None and 0 <= selected < self.length:
-            layout["shapes"] = [*layout["shapes"], _vline(selected, _SELECTED_COLOUR, "solid", 2.0)]
+            layout["shapes"] = [*layout["shapes"], self._vline(selected, _SELECTED_COLOUR, "solid", 2.0)]
             layout["annotations"] = [*layout["annotations"], dict(
-                x=selected, xref="x2", y=0, yref="paper", yanchor="bottom", yshift=2, text=f"step {selected}",
-                showarrow=False, font=dict(size=11, color=_SELECTED_COLOUR), bgcolor="rgba(255,255,255,0.85)",
+                x=selected, xref=self.axes.bottom_x, y=0, yref="paper", yanchor="bottom", yshift=2,
+                text=f"step {selected}", showarrow=False, font=dict(size=11, color=_SELECTED_COLOUR),
+                bgcolor="rgba(255,255,255,0.85)",
             )]
             traces += self._selected_traces(selected)
         return go.Figure(data=traces, layout=layout, _validate=False)
@@ -144,21 +206,21 @@ class TrajectoryChart:
             return None
         return float(values[step])
 
-    @staticmethod
-    def _curve(name: str, values: np.ndarray, max_points: int, keep: list[int]) -> dict:
-        label, axis, colour, dash = CURVES[name]
+    def _curve(self, name: str, values: np.ndarray, max_points: int, keep: list[int]) -> dict:
+        curve = self.curves[name]
         idx = decimate_indices(values, max_points, keep)
         return dict(
-            type="scatter", mode="lines", name=label, x=idx, y=values[idx], xaxis=_xaxis(axis), yaxis=axis,
-            line=dict(color=colour, dash=dash, width=1.6), connectgaps=False, meta=name,
-            hovertemplate="step %{x}<br>" + _plain(label) + " %{y:.4g}<extra></extra>",
+            type="scatter", mode="lines", name=curve.label, x=idx, y=values[idx], xaxis=self.axes.xaxis[name],
+            yaxis=self.axes.yaxis[name], line=dict(color=self.colours[name], dash=curve.dash, width=1.6),
+            connectgaps=False, meta=name,
+            hovertemplate="step %{x}<br>" + _plain(curve.label) + " %{y:.4g}<extra></extra>",
         )
 
     def _stop_trace(self, i: int, marker: StopMarker) -> dict:
-        axis = CURVES[marker.metric][1]
         return dict(
             type="scatter", mode="markers", name=f"{marker.label} → step {marker.step}",
-            x=[marker.step], y=[self._value_at(marker.metric, marker.step)], xaxis=_xaxis(axis), yaxis=axis,
+            x=[marker.step], y=[self._value_at(marker.metric, marker.step)], xaxis=self.axes.xaxis[marker.metric],
+            yaxis=self.axes.yaxis[marker.metric],
             marker=dict(symbol="diamond", size=11, color=_stop_colour(marker.name, i),
                         line=dict(color="white", width=1)),
             legendgroup="stops", meta=f"stop:{marker.name}",
@@ -171,19 +233,22 @@ class TrajectoryChart:
             value = self._value_at(name, step)
             if value is None:
                 continue
-            label, axis, colour, _ = CURVES[name]
+            label = self.curves[name].label
             traces.append(dict(
-                type="scatter", mode="markers", x=[step], y=[value], xaxis=_xaxis(axis), yaxis=axis,
-                name=f"step {step}", legendgroup="selected", showlegend=not traces, meta="selected",
-                marker=dict(size=8, color=colour, line=dict(color=_SELECTED_COLOUR, width=1.5)),
+                type="scatter", mode="markers", x=[step], y=[value], xaxis=self.axes.xaxis[name],
+                yaxis=self.axes.yaxis[name], name=f"step {step}", legendgroup="selected", showlegend=not traces,
+                meta="selected", marker=dict(size=8, color=self.colours[name], line=dict(color=_SELECTED_COLOUR, width=1.5)),
                 hovertemplate=f"step {step}<br>{_plain(label)} %{{y:.4g}}<extra></extra>",
             ))
         return traces
 
     # -- decorations ------------------------------------------------------------------------------
-    @staticmethod
-    def _range_shape(start: int, end: int) -> dict:
-        return dict(type="rect", x0=start, x1=end, xref="x2", y0=0, y1=1, yref="paper",
+    def _vline(self, step: int, colour: str, dash: str, width: float) -> dict:
+        return dict(type="line", x0=step, x1=step, xref=self.axes.bottom_x, y0=0, y1=1, yref="paper",
+                    line=dict(color=colour, dash=dash, width=width))
+
+    def _range_shape(self, start: int, end: int) -> dict:
+        return dict(type="rect", x0=start, x1=end, xref=self.axes.bottom_x, y0=0, y1=1, yref="paper",
                     fillcolor=_RANGE_COLOUR, line=dict(width=0), layer="below")
 
     def _stop_labels(self, x_max: int | None) -> tuple[list[dict], int]:
@@ -196,34 +261,31 @@ class TrajectoryChart:
             placed.append((m.step, level))
             levels = max(levels, level + 1)
             labels.append(dict(
-                x=m.step, xref="x2", y=1, yref="paper", yanchor="bottom", yshift=2 + _LABEL_SHIFT_PX * level,
-                text=m.label, showarrow=False, font=dict(size=10, color=_stop_colour(m.name, i)),
-                bgcolor="rgba(255,255,255,0.75)",
+                x=m.step, xref=self.axes.bottom_x, y=1, yref="paper", yanchor="bottom",
+                yshift=2 + _LABEL_SHIFT_PX * level, text=m.label, showarrow=False,
+                font=dict(size=10, color=_stop_colour(m.name, i)), bgcolor="rgba(255,255,255,0.75)",
             ))
         return labels, levels
 
     def _base_layout(
-        self, shapes: list[dict], annotations: list[dict], levels: int, x_max: int | None, title: str | None,
-        revision: str,
+        self, shapes: list[dict], annotations: list[dict], levels: int, title: str | None, revision: str,
     ) -> dict:
-        has_semantic = any(np.isfinite(self.series[k]).any() for k in ("clip", "dino") if k in self.series)
         if not self.length:
             annotations.append(_note("no steps recorded yet", 0.5))
-        elif not has_semantic:
-            annotations.append(_note("no CLIP / DINOv2 values recorded (yet)", 0.22))
-        x_range = {"range": [0, max(x_max, 1)]} if x_max is not None else {}
+        else:
+            for members, middle in self.axes.empty_panels:
+                recorded = [c for c in members if c.name in self.series and np.isfinite(self.series[c.name]).any()]
+                if members and not recorded:
+                    names = " / ".join(_plain(c.caption_label or c.label) for c in members)
+                    annotations.append(_note(f"no {names} values recorded (yet)", middle))
         layout = dict(
-            height=440,
+            height=max(320, 220 * len(self.axes.empty_panels)),
             margin=dict(l=60, r=60, t=20 + _LABEL_SHIFT_PX * levels + (28 if title else 0), b=40),
             hovermode="closest",
             uirevision=revision,  # keeps the user's zoom while the chart is redrawn
-            legend=dict(orientation="h", x=0, y=-0.17, yanchor="top", font=dict(size=10)),
-            xaxis=dict(domain=[0, 1], anchor="y", matches="x2", showticklabels=False),
-            xaxis2=dict(domain=[0, 1], anchor="y3", title=dict(text="step"), **x_range),
-            yaxis=dict(domain=_TOP_ROW, anchor="x", title=dict(text="L2 norm d<sub>t</sub>")),
-            yaxis2=dict(overlaying="y", side="right", anchor="x", showgrid=False, tickformat=".0%",
-                        title=dict(text="rate r<sub>t</sub>")),
-            yaxis3=dict(domain=_BOTTOM_ROW, anchor="x2", title=dict(text="cosine similarity")),
+            legend=dict(orientation="h", x=0, y=-0.17 * 2 / max(2, len(self.axes.empty_panels)), yanchor="top",
+                        font=dict(size=10)),
+            **self.axes.layout,
             shapes=shapes,
             annotations=annotations,
             template=_template(),
@@ -237,6 +299,7 @@ class TrajectoryChart:
 
 def trajectory_figure(
     series: Mapping[str, np.ndarray],
+    curves: Sequence[Curve],
     *,
     stops: Sequence[StopMarker] = (),
     selected: int | None = None,
@@ -246,13 +309,14 @@ def trajectory_figure(
     title: str | None = None,
 ) -> go.Figure:
     """The trajectory chart in one call (keep a ``TrajectoryChart`` to redraw it cheaply at other steps)."""
-    chart = TrajectoryChart(series, stops=stops, ranges=ranges, x_max=x_max, max_points=max_points, title=title)
+    chart = TrajectoryChart(series, curves, stops=stops, ranges=ranges, x_max=x_max, max_points=max_points,
+                            title=title)
     return chart.figure(selected)
 
 
 def empty_figure(message: str = "run or load a trajectory to see its curves") -> go.Figure:
     """A blank chart with a hint, shown before any trajectory exists."""
-    figure = TrajectoryChart({}).figure()
+    figure = TrajectoryChart({}, ()).figure()
     figure.layout.annotations = [_note(message, 0.5)]
     figure.update_xaxes(visible=False).update_yaxes(visible=False)
     return figure
@@ -264,18 +328,9 @@ def _template() -> dict:
     return pio.templates["plotly_white"].to_plotly_json()
 
 
-def _vline(step: int, colour: str, dash: str, width: float) -> dict:
-    return dict(type="line", x0=step, x1=step, xref="x2", y0=0, y1=1, yref="paper",
-                line=dict(color=colour, dash=dash, width=width))
-
-
 def _note(text: str, y: float) -> dict:
     return dict(text=text, x=0.5, y=y, xref="paper", yref="paper", showarrow=False,
                 font=dict(size=13, color="#888"))
-
-
-def _xaxis(yaxis: str) -> str:
-    return "x2" if yaxis == "y3" else "x"
 
 
 def _stop_colour(name: str, index: int) -> str:

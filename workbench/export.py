@@ -20,7 +20,7 @@ from workbench.trajectory import Trajectory
 UPSCALE_TARGET = 512  # upscaled exports are at least this many pixels on the long side
 
 
-def safe_stem(text: str, fallback: str = "pixelart", max_len: int = 80) -> str:
+def safe_stem(text: str, fallback: str = "run", max_len: int = 80) -> str:
     """A file-name stem of letters, digits, '-', '_' and '.' only, whatever the browser or user sent."""
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("._")[:max_len]
     return stem or fallback
@@ -84,10 +84,12 @@ def save_animation(
 ) -> Path:
     """An animated GIF (``.gif``) or MP4 (``.mp4``) of the trajectory, step number written on each frame.
 
-    With ``with_photo`` the photo is shown beside the pixel art so the drift is visible.
+    With ``with_photo`` the input is shown beside the result so the drift is visible. Small frames
+    (pixel art) are upscaled with nearest neighbour; frames of recorded steps only are used.
     """
     path = Path(path)
-    steps = animation_steps(len(trajectory), max_frames)
+    recorded = trajectory.frame_steps
+    steps = [recorded[i] for i in animation_steps(len(recorded), max_frames)]
     h, w = trajectory.frame_size
     factor = upscale_factor((h, w), 256)
     photo = None
@@ -98,6 +100,8 @@ def save_animation(
     frames = []
     for step in steps:
         art = upscale(trajectory.rgb(step), factor)
+        if photo is not None and art.shape[:2] != photo.shape[:2]:
+            art = np.asarray(Image.fromarray(art).resize(photo.shape[1::-1], Image.Resampling.LANCZOS))
         canvas = np.concatenate([photo, art], axis=1) if photo is not None else art
         img = Image.fromarray(np.ascontiguousarray(canvas))
         ImageDraw.Draw(img).text((4, 4), f"step {step}", fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
@@ -121,3 +125,18 @@ def _even(frame: np.ndarray) -> np.ndarray:
     """libx264 needs even width and height."""
     h, w = frame.shape[:2]
     return np.ascontiguousarray(frame[: h - h % 2, : w - w % 2])
+
+
+def save_step(trajectory: Trajectory, step: int, stem: str | os.PathLike) -> list[Path]:
+    """One recorded step's files: palette frames as native PNG, crisp upscaled PNG and ``.hex``; RGB
+    frames as PNG (plus a crisp upscale when the frame is small)."""
+    frame = trajectory.frame(step)
+    if trajectory.palette is not None:
+        paths = save_pixel_art(frame, trajectory.palette, stem)
+        return [paths["png"], paths["png_upscaled"], paths["hex"]]
+    stem = Path(stem)
+    out = [save_png(frame, stem.parent / f"{stem.name}.png")]
+    factor = upscale_factor(frame.shape[:2])
+    if factor > 1:
+        out.append(save_png(frame, stem.parent / f"{stem.name}_x{factor}.png", factor))
+    return out
