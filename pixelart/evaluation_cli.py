@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from pixelart.cli import _add_run_arguments, check_out_folder, command, config_from_args
 from workbench.errors import ConfigError
 
@@ -69,7 +67,7 @@ def _add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 @command("evaluate", "score stopping strategies against labeled good ranges (Table 1, Fig. 2, Fig. 3)",
          _add_evaluate_arguments)
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from pixelart.evaluation import evaluate, format_table, open_photos
+    from pixelart.evaluation import evaluate, format_table, open_photos, write_outputs
     from pixelart.labels import read_labels
     from pixelart.stopping.parts import PartMap
 
@@ -101,51 +99,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         written = write_outputs(result, args.out, photos=not args.no_photos)
         print(f"wrote {len(written)} files to {args.out} (report.html, table1.csv, sweeps.csv, per_photo.csv, ...)")
     return 0
-
-
-def write_outputs(result, out: Path, *, photos: bool = True) -> list[Path]:
-    """CSVs, one HTML report with every figure, and per-photo frame pairs."""
-    from pixelart import evaluation_plots as plots
-    from workbench.export import safe_stem, save_png, upscale_factor
-
-    out.mkdir(parents=True, exist_ok=True)
-    written = result.write_csvs(out)
-    figures = []
-    slugs: dict[str, str] = {}  # reference -> file-name part, distinct ("あき" and "ゆう" both sanitise to nothing)
-    for ref in result.references:
-        slug = base = safe_stem(ref.name, "reference")  # "consensus (majority)" -> consensus_majority
-        n = 1
-        while slug.casefold() in {v.casefold() for v in slugs.values()}:
-            n += 1
-            slug = f"{base}_{n}"
-        slugs[ref.name] = slug
-    for ref in result.references:
-        slug = slugs[ref.name]
-        figures += [(f"table1_{slug}", plots.table_figure(ref)), (f"fig2_sweeps_{slug}", plots.sweeps_figure(ref)),
-                    (f"fig3_centers_{slug}", plots.centers_figure(ref))]
-        for res in ref.strategies:
-            if len(res.scores.params) > 1:
-                figures.append((f"sweep_{slug}_{res.name}", plots.sweep_figure(res)))
-        for photo in ref.photos:  # the seed's Fig. 4 for every labeled photo
-            figures.append((f"fig4_curves_{slug}_{safe_stem(Path(photo.name).stem, 'bundle')}",
-                            plots.photo_curve_figure(ref, photo.bundle_id)))
-    if result.agreement is not None:
-        figures.append(("agreement", plots.agreement_figure(result.agreement)))
-    written.append(plots.write_report(figures, out / "report.html", title="Stopping strategies against labeled ranges"))
-    if photos:
-        for ref in result.references:
-            for res in ref.strategies:
-                for stop in res.per_photo():
-                    pair = _side_by_side(stop.stopped_rgb, stop.center_rgb)
-                    folder = out / "photos" / slugs[ref.name] / Path(stop.photo.name).stem
-                    written.append(save_png(pair, folder / f"{res.name}.png", upscale_factor(pair.shape[:2], 256)))
-    return written
-
-
-def _side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 1) -> np.ndarray:
-    """x_t̂ | x_c with a white gap column."""
-    white = np.full((left.shape[0], gap, 3), 255, np.uint8)
-    return np.concatenate([left, white, right], axis=1)
 
 
 # -- labels ---------------------------------------------------------------------------------------

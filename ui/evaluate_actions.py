@@ -27,8 +27,7 @@ import pandas as pd
 
 from pixelart import evaluation_plots as plots
 from workbench.errors import ConfigError
-from pixelart.evaluation import Evaluation, PhotoStop, ReferenceResult, evaluate, open_photos
-from pixelart.evaluation_cli import write_outputs
+from pixelart.evaluation import Evaluation, PhotoStop, ReferenceResult, evaluate, open_photos, write_outputs
 from pixelart.labels import read_labels
 from pixelart.stopping import STRATEGIES, parse_strategy_spec
 from ui.bundle_set import labels_path, open_set, server_path

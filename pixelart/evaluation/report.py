@@ -1,0 +1,115 @@
+"""Plain data out: Table 1 as text, the CSVs, the histogram of range centres (Fig. 3), and every
+output of an evaluation in a folder (CSVs, one HTML report with every figure, per-photo frame pairs)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from workbench.atomic import atomic_path
+from pixelart.evaluation.sweeps import format_param
+
+if TYPE_CHECKING:
+    from pixelart.evaluation.results import Evaluation, ReferenceResult
+
+
+def center_histogram(
+    centers: Sequence[float], *, bin_width: float | None = None, max_step: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(bin edges, counts) of labeled range centres (Fig. 3); 20 bins up to the last step by default."""
+    centers = np.asarray(centers, float)
+    top = max_step if max_step is not None else (centers.max() if centers.size else 1.0)
+    width = bin_width or max(top / 20, 1.0)
+    edges = np.arange(0, top + width, width)
+    if edges.size < 2:
+        edges = np.array([0.0, width])
+    counts, edges = np.histogram(centers, bins=edges)
+    return edges, counts
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Rows of dicts as CSV (columns in first-seen order), written atomically."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns or ["empty"])
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: _cell(v) for k, v in row.items()})
+    return path
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value
+
+
+def format_table(result: ReferenceResult) -> str:
+    """Table 1 as fixed-width text, with the leave-one-out columns beside the in-sample ones."""
+    head = (f"{'strategy':<16}{'param':>10}{'hit':>7}{'rel.ctr':>9}{'img.norm':>10}"
+            f"   {'LOO hit':>7}{'rel.ctr':>9}{'img.norm':>10}  LOO params")
+    lines = [f"reference: {result.name} ({len(result.photos)} photos)", head, "-" * len(head)]
+    for r in result.table():
+        mark = "" if r["loo_honest"] else " (nothing chosen)"
+        lines.append(
+            f"{r['strategy']:<16}{format_param(r['param']):>10}{r['hit_rate']:>7.3f}{r['rel_center_error']:>9.3f}"
+            f"{r['image_norm_error']:>10.3f}   {r['loo_hit_rate']:>7.3f}{r['loo_rel_center_error']:>9.3f}"
+            f"{r['loo_image_norm_error']:>10.3f}  {r['loo_params']}{mark}"
+        )
+    for name, why in result.skipped.items():
+        lines.append(f"{name:<16}  not scored: {why}")
+    return "\n".join(lines)
+
+
+def write_outputs(result: Evaluation, out: Path, *, photos: bool = True) -> list[Path]:
+    """CSVs, one HTML report with every figure, and per-photo frame pairs."""
+    # plotly is heavy and evaluation_plots imports this package: load both only when writing a report
+    from pixelart import evaluation_plots as plots
+    from workbench.export import safe_stem, save_png, upscale_factor
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = result.write_csvs(out)
+    figures = []
+    slugs: dict[str, str] = {}  # reference -> file-name part, distinct ("あき" and "ゆう" both sanitise to nothing)
+    for ref in result.references:
+        slug = base = safe_stem(ref.name, "reference")  # "consensus (majority)" -> consensus_majority
+        n = 1
+        while slug.casefold() in {v.casefold() for v in slugs.values()}:
+            n += 1
+            slug = f"{base}_{n}"
+        slugs[ref.name] = slug
+    for ref in result.references:
+        slug = slugs[ref.name]
+        figures += [(f"table1_{slug}", plots.table_figure(ref)), (f"fig2_sweeps_{slug}", plots.sweeps_figure(ref)),
+                    (f"fig3_centers_{slug}", plots.centers_figure(ref))]
+        for res in ref.strategies:
+            if len(res.scores.params) > 1:
+                figures.append((f"sweep_{slug}_{res.name}", plots.sweep_figure(res)))
+        for photo in ref.photos:  # the seed's Fig. 4 for every labeled photo
+            figures.append((f"fig4_curves_{slug}_{safe_stem(Path(photo.name).stem, 'bundle')}",
+                            plots.photo_curve_figure(ref, photo.bundle_id)))
+    if result.agreement is not None:
+        figures.append(("agreement", plots.agreement_figure(result.agreement)))
+    written.append(plots.write_report(figures, out / "report.html", title="Stopping strategies against labeled ranges"))
+    if photos:
+        for ref in result.references:
+            for res in ref.strategies:
+                for stop in res.per_photo():
+                    pair = _side_by_side(stop.stopped_rgb, stop.center_rgb)
+                    folder = out / "photos" / slugs[ref.name] / Path(stop.photo.name).stem
+                    written.append(save_png(pair, folder / f"{res.name}.png", upscale_factor(pair.shape[:2], 256)))
+    return written
+
+
+def _side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 1) -> np.ndarray:
+    """x_t̂ | x_c with a white gap column."""
+    white = np.full((left.shape[0], gap, 3), 255, np.uint8)
+    return np.concatenate([left, white, right], axis=1)
