@@ -108,34 +108,3 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (nested), as stored in a bundle's manifest."""
         return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
-        """Rebuild from ``to_dict`` output (unknown keys are ignored, missing ones get defaults)."""
-        def build(kind, values):
-            if not isinstance(values, dict):
-                return values
-            kwargs = {}
-            for f in dataclasses.fields(kind):
-                if f.name not in values:
-                    continue
-                value = values[f.name]
-                sub = _NESTED.get((kind, f.name))
-                if sub is not None:
-                    value = build(sub, value)
-                elif isinstance(value, list):
-                    value = tuple(value)
-                kwargs[f.name] = value
-            return kind(**kwargs)
-
-        return build(cls, data)
-
-
-_NESTED = {
-    (RunConfig, "generator"): GeneratorConfig,
-    (RunConfig, "guidance"): SDSConfig,
-    (RunConfig, "optim"): OptimConfig,
-    (RunConfig, "metrics"): MetricsConfig,
-    (SDSConfig, "t_range"): TimestepRange,
-    (SDSConfig, "augment"): AugmentConfig,
-}

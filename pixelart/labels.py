@@ -420,11 +420,6 @@ class _Locked:
         self.lock.release()
 
 
-def bundle_id_of(trajectory: Any) -> str:
-    """The id labels use for a bundle: ``Trajectory.run_id`` (kept for callers of the old name)."""
-    return trajectory.run_id
-
-
 def _line(record: dict[str, Any]) -> bytes:
     return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
 

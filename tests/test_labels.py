@@ -113,8 +113,6 @@ def test_exports_are_synced_once(tmp_path, monkeypatch):
 
 
 def test_add_for_uses_the_run_id_or_the_file_name(tmp_path):
-    from pixelart.labels import bundle_id_of
-
     traj = Trajectory(palette=np.array([[0, 0, 0], [255, 255, 255]], np.uint8),
                       input_image=np.zeros((4, 4, 3), np.uint8), frame_size=(2, 2), config={})
     traj.append(np.zeros((2, 2), np.uint8), {"norm": 1.0})
@@ -122,7 +120,7 @@ def test_add_for_uses_the_run_id_or_the_file_name(tmp_path):
     loaded = Trajectory.load(path)
     loaded.config.pop("run_id", None)  # an old bundle without a run id
     lab = LabelStore(tmp_path / "l.jsonl").add_for(loaded, "aki", 0, 0)
-    assert lab.bundle_id == "old.bundle" == bundle_id_of(loaded) == loaded.run_id
+    assert lab.bundle_id == "old.bundle" == loaded.run_id
 
 
 def test_torn_last_line_is_ignored_and_repaired(tmp_path):
