@@ -24,8 +24,8 @@ from pixelart.models.loading import (
 )
 from workbench import hub
 from workbench.hub import clear_model_cache, pick_device, resolve_local
-from pixelart.models.registry import DIFFUSION_MODELS
-from pixelart.models.tiny import CLOTHES_LABELS, TINY_VERSION, materialize_tiny, tiny_ids
+from pixelart.models.registry import ATR_LABELS, DIFFUSION_MODELS
+from pixelart.models.tiny import TINY_VERSION, materialize_tiny, tiny_ids
 
 CPU = torch.device("cpu")
 F32 = torch.float32
@@ -353,7 +353,7 @@ def test_tiny_captioner_returns_text() -> None:
 
 def test_tiny_clothes_segmenter_label_map() -> None:
     segment, id2label = load_clothes_segmenter(tiny=True, device="cpu", dtype=F32)
-    assert id2label == dict(enumerate(CLOTHES_LABELS)) and id2label[4] == "Upper-clothes"
+    assert id2label == dict(enumerate(ATR_LABELS)) and id2label[4] == "Upper-clothes"
     labels = segment(_photo((72, 56)))
     assert labels.shape == (56, 72) and np.issubdtype(labels.dtype, np.integer)
     assert labels.min() >= 0 and labels.max() < len(id2label)

@@ -147,6 +147,12 @@ CLOTHES_SEGMENTER = AuxSpec(
     "upper-clothes, skirt, pants, dress, belt, shoes, face, legs, arms, bag, scarf, ...)",
 )
 TINY_CLOTHES_SEGMENTER = AuxSpec("clothes", "pixelart-tiny/segformer", "tiny SegFormer (random weights)")
+# The clothes segmenter's 18 ATR labels, id = index: the tiny segmenter has the same ones, and a label
+# map a user draws as a PNG uses the same ids.
+ATR_LABELS: tuple[str, ...] = (
+    "Background", "Hat", "Hair", "Sunglasses", "Upper-clothes", "Skirt", "Pants", "Dress", "Belt",
+    "Left-shoe", "Right-shoe", "Face", "Left-leg", "Right-leg", "Left-arm", "Right-arm", "Bag", "Scarf",
+)  # fmt: skip
 
 
 def diffusion_spec(name: str) -> DiffusionSpec:

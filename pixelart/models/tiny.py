@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from pixelart.models.registry import TINY_DIR_ENV
+from pixelart.models.registry import ATR_LABELS, TINY_DIR_ENV
 
 # Bump when any config below changes: the folder name carries it, so old folders are never reused.
 TINY_VERSION = "v1"
@@ -29,12 +29,6 @@ _STALE_TMP_S = 3600.0  # leftovers of a crashed build older than this are remove
 _BUILD_LOCK = threading.Lock()
 
 SDXL_BETAS = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
-
-# The 18 ATR labels of mattmdjaga/segformer_b2_clothes, so code keyed on label names works unchanged.
-CLOTHES_LABELS = [
-    "Background", "Hat", "Hair", "Sunglasses", "Upper-clothes", "Skirt", "Pants", "Dress", "Belt",
-    "Left-shoe", "Right-shoe", "Face", "Left-leg", "Right-leg", "Left-arm", "Right-arm", "Bag", "Scarf",
-]  # fmt: skip
 
 
 def tiny_root(root: Path | None = None) -> Path:
@@ -425,7 +419,7 @@ def _build_blip(out: Path) -> None:
 def _build_segformer(out: Path) -> None:
     from transformers import SegformerConfig, SegformerForSemanticSegmentation, SegformerImageProcessor
 
-    id2label = dict(enumerate(CLOTHES_LABELS))
+    id2label = dict(enumerate(ATR_LABELS))  # the real segmenter's labels, so code keyed on names works
     config = SegformerConfig(
         num_encoder_blocks=2,
         depths=(1, 1),

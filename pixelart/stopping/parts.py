@@ -24,18 +24,13 @@ from PIL import Image
 
 from workbench.errors import ConfigError
 from pixelart.metrics import NormTable
+from pixelart.models.registry import ATR_LABELS
 
 PART_PREFIX = "part:"
 MIN_PART_FRACTION = 0.002  # smaller regions are a few pixel-art pixels: their norm is noise
 PART_RATE_FLOOR = 0.02  # RMS floor for d_0^p, so a part that starts almost exact has a finite rate
 
 
-# The 18 ATR labels of the clothes segmenter (mattmdjaga/segformer_b2_clothes), id = index; a label
-# map drawn by a user as a PNG uses the same ids.
-ATR_LABELS: tuple[str, ...] = (
-    "Background", "Hat", "Hair", "Sunglasses", "Upper-clothes", "Skirt", "Pants", "Dress", "Belt",
-    "Left-shoe", "Right-shoe", "Face", "Left-leg", "Right-leg", "Left-arm", "Right-arm", "Bag", "Scarf",
-)  # fmt: skip
 GARMENTS = ("Upper-clothes", "Skirt", "Pants", "Dress")
 ACCESSORIES = ("Hat", "Sunglasses", "Belt", "Bag", "Scarf", "Left-shoe", "Right-shoe")
 FACE = ("Face",)
