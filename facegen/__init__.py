@@ -1,5 +1,3 @@
-# NOTE TO WHOEVER IMPLEMENTS THIS PACKAGE NOW: first read /tmp/helper_common.md (working rules:
-# which files you may edit, how to commit, no torchvision, tests, report). The lead removes this note.
 """Council GAN translation of an anime face (shoulders up) to a full-body image (seed 001).
 
 Engine API (no Gradio):

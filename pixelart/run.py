@@ -10,7 +10,6 @@ still waiting for their CLIP/DINOv2 batch and hands their values back in a last 
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping
 
@@ -212,10 +211,7 @@ class PixelArtRun:
             frame_label="Pixel art",
             extras={"parts": self.parts.labels} if self.parts is not None else {},
             config={
-                "run_id": uuid.uuid4().hex,  # labels refer to this, so renaming a bundle keeps its labels
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "run": config.to_dict(),
-                "total_steps": config.steps,
                 "prompt_used": prompt,
                 "model_id": spec.repo_id,
                 "model_family": spec.family,

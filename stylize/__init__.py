@@ -1,5 +1,3 @@
-# NOTE TO WHOEVER IMPLEMENTS THIS PACKAGE NOW: first read /tmp/helper_common.md (working rules:
-# which files you may edit, how to commit, no torchvision, tests, report). The lead removes this note.
 """Style transfer back ends (seeds 002 and 003).
 
 Seed 002 (Matsuo & Yanai: CNN style transfer and texture generation from web images), in this package:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from stylize.cli import check_out_file, command
+from stylize.cli import command
 from stylize.clusters import DEFAULT_K
 from stylize.style_vector import DEFAULT_LAYER, DEFAULT_SIZE
 from workbench.errors import ConfigError

@@ -208,13 +208,13 @@ def test_live_markers_are_where_a_live_stop_on_would_stop():
     assert {m.name: m.metric for m in markers(short)}["norm_rate"] == "rate"  # the marker sits on its curve
 
 
-def test_zero_gpu_is_said_to_be_unsupported(monkeypatch, tmp_path):
+def test_zero_gpu_says_how_runs_get_a_gpu(monkeypatch, tmp_path):
     from ui import build_demo
 
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     demo = build_demo(SessionStore(tmp_path / "s"))
     notes = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "zero-gpu-note"]
-    assert len(notes) == 1 and "ZeroGPU is not supported" in notes[0].value and "dedicated GPU" in notes[0].value
+    assert len(notes) == 1 and "Running on ZeroGPU" in notes[0].value and "keeping every step made" in notes[0].value
     monkeypatch.delenv("SPACES_ZERO_GPU")
 
 

@@ -8,7 +8,7 @@ from pixelart.baselines import DOWNSAMPLERS, downsample, pixelize
 from workbench.errors import ConfigError, PaletteError
 from pixelart.palette import kmeans_palette, map_to_palette
 from workbench.palette import indices_to_rgb, parse_hex, read_hex, hex_codes, to_hex
-from pixelart.export import save_hex
+from workbench.export import save_hex
 
 
 def _stripes(colors, h=60, w=60):
@@ -117,7 +117,7 @@ def test_classical_pixel_art_is_the_runs_preparation_and_init_baseline():
 
 
 def test_safe_stem():
-    from pixelart.export import safe_stem
+    from workbench.export import safe_stem
 
     assert safe_stem("../My photo (1).JPG") == "My_photo_1_.JPG"
-    assert safe_stem("\n..") == "pixelart" and len(safe_stem("a" * 500)) == 80
+    assert safe_stem("\n..") == "run" and len(safe_stem("a" * 500)) == 80

@@ -75,7 +75,7 @@ def test_a_version_1_pixel_art_bundle_opens_unchanged():
     for i in (40, 0, 33, 31, 32):
         np.testing.assert_array_equal(traj.frame(i), expected[i])
     np.testing.assert_array_equal(traj.series("norm"), np.arange(41.0))
-    assert traj.curves == () and traj.planned_steps == 40
+    assert [c.name for c in traj.curves] == ["norm", "rate"] and traj.planned_steps == 40
 
 
 def test_damaged_frame_steps_are_refused(tmp_path):

@@ -13,6 +13,7 @@ from ui.gpu import ZERO_GPU_NOTE, on_zero_gpu
 from ui.models import check_models
 from ui.pixel_tab import build_pixel_tab
 from ui.session import SessionStore
+from ui.stylize_tab import build_stylize_tab
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
@@ -60,6 +61,8 @@ def build_demo(sessions: SessionStore | None = None, *, server_folders: bool = F
         with gr.Tabs():
             with gr.Tab("Pixel Art", id="pixel-art"):
                 actions = build_pixel_tab(sessions, models, example_photos(), upload_limit=UPLOAD_LIMIT_TEXT)
+            with gr.Tab("Stylize", id="stylize", elem_id="tab-stylize"):
+                build_stylize_tab(sessions, upload_limit=UPLOAD_LIMIT_TEXT)
             with gr.Tab("Annotate", id="annotate", elem_id="tab-annotate"):
                 build_annotate_tab(sessions, server_folders=server_folders, upload_limit=UPLOAD_LIMIT_TEXT)
             with gr.Tab("Evaluate", id="evaluate", elem_id="tab-evaluate"):

@@ -6,10 +6,10 @@ nothing, so the run behaves the same locally and there.
 
 On a ZeroGPU Space a GPU exists only inside functions decorated with ``spaces.GPU``, which ZeroGPU
 runs in a separate worker process: their arguments and results are pickled across, and nothing else
-reaches them. The app's run streams the live trajectory object out of the running generator and is
-stopped by a callable, neither of which can cross that boundary, so the app does not support ZeroGPU.
-Off ZeroGPU (a local GPU, a Space on dedicated GPU hardware, a CPU) nothing here changes anything;
-on ZeroGPU (``SPACES_ZERO_GPU`` set by the Space) the app says so at the top of the page.
+reaches them. The app's GPU entry point (``ui.runner.run_records``) takes a picklable request and
+yields picklable records; the trajectory is built in the app process, and a run is stopped by ending
+the generator. Off ZeroGPU (a local GPU, a Space on dedicated GPU hardware, a CPU) nothing here
+changes anything; on ZeroGPU (``SPACES_ZERO_GPU`` set by the Space) the page says how runs get a GPU.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ def gpu(duration: int | Callable[..., int] | None = None) -> Callable[[F], F]:
     return spaces.GPU(duration=duration)
 
 ZERO_GPU_NOTE = (
-    "⚠️ **ZeroGPU is not supported.** This app streams each run's live trajectory and stops it on request, "
-    "which ZeroGPU's separate GPU worker process does not allow; runs here get no GPU. Give the Space "
-    "dedicated GPU hardware (e.g. an A100), or run it locally. Opening bundles, annotating and evaluating work."
+    "ℹ️ **Running on ZeroGPU.** Each run borrows a shared GPU for a time budget that grows with its steps "
+    "(up to an hour) and waits in ZeroGPU's queue when the GPU is busy; long runs may end at the budget, "
+    "keeping every step made. For long runs, give the Space dedicated GPU hardware or run the app locally."
 )
 
 

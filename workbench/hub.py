@@ -276,3 +276,19 @@ def library_versions(packages: tuple[str, ...] = ("torch", "diffusers", "transfo
         except importlib.metadata.PackageNotFoundError:
             versions[pkg] = "absent"
     return versions
+
+
+def cached_file(repo_id: str, filename: str) -> Path | None:
+    """One file of a hub repo in the local cache (or a local path), or None; never touches the network."""
+    local = Path(repo_id).expanduser()
+    if local.is_file():
+        return local
+    if local.is_dir():
+        return local / filename if (local / filename).is_file() else None
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id, filename, cache_dir=hub_cache_dir())
+    except Exception:  # a malformed id or an unreadable cache: not here
+        return None
+    return Path(found) if isinstance(found, str) else None

@@ -1,4 +1,3 @@
-# NOTE TO HELPERS: read /tmp/helper_common.md first (working rules). The lead removes this note.
 """What a run yields: picklable records, so a run can go on in another process (ZeroGPU's worker).
 
 A run is any iterable that yields one ``RunStart`` and then one ``StepRecord`` per step. Records carry

@@ -31,6 +31,7 @@ import os
 import struct
 import threading
 import time
+import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,9 +124,12 @@ class Trajectory:
 
     @classmethod
     def from_start(cls, start: RunStart) -> "Trajectory":
-        """An empty trajectory for the run that yielded ``start``."""
+        """An empty trajectory for the run that yielded ``start``. Every run gets a run id (what labels
+        refer to, so renaming a bundle keeps its labels), its creation time and its planned steps."""
+        config = {"run_id": uuid.uuid4().hex, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                  "total_steps": start.total, **start.config}
         return cls(input_image=start.input_image, frame_size=start.frame_size, palette=start.palette,
-                   config=start.config, extras=start.extras, curves=start.curves, kind=start.kind,
+                   config=config, extras=start.extras, curves=start.curves, kind=start.kind,
                    record_every=start.record_every, frame_label=start.frame_label)
 
     # -- size and frames --------------------------------------------------------------------------

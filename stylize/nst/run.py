@@ -32,6 +32,7 @@ from stylize.nst.losses import blended_gram, content_loss, gram_matrix, style_lo
 from stylize.nst.vgg import VGG19Features
 from workbench.errors import ConfigError, ImageInputError
 from workbench.images import load_photo
+from workbench.hub import library_versions
 from workbench.records import Curve, Item, RunStart, StepRecord
 
 MIN_SCALE_SIDE = 16  # conv5_x maps are 1/16 of the image: at least 1x1
@@ -97,7 +98,8 @@ class NSTRun:
     """
 
     def __init__(self, content, styles: Sequence, config: NSTConfig | None = None, *,
-                 vgg: VGG19Features | None = None, names: Sequence[str] | None = None) -> None:
+                 vgg: VGG19Features | None = None, names: Sequence[str] | None = None,
+                 content_name: str = "") -> None:
         # 1. Options, before anything is read or loaded.
         self.config = config = config or NSTConfig()
         if isinstance(styles, (str, bytes, Image.Image, np.ndarray)) or hasattr(styles, "__fspath__"):
@@ -131,6 +133,7 @@ class NSTRun:
                     f"side its short side is {min(fitted.size)} px (at least {MIN_SCALE_SIDE}); crop it or raise style_scale"
                 )
         self.names = list(names) if names else [f"style {i + 1}" for i in range(len(self.styles))]
+        self.content_name = content_name
         blend = config.style_blend or tuple(1.0 for _ in self.styles)
         self.blend = [float(b) for b in blend]
         self.layer_weights = dict(zip(config.style_layers, config.style_layer_weights or [1.0] * len(config.style_layers)))
@@ -204,16 +207,14 @@ class NSTRun:
     # -- records --------------------------------------------------------------------------------
     def run_start(self) -> RunStart:
         """The first record (also useful to the app before the run starts)."""
-        import torch as _torch
-
         cfg = self.config
         extras = {f"style_{i}": np.asarray(fit_long_side(s, max(self.frame_size)), dtype=np.uint8)
                   for i, s in enumerate(self.styles)}
         config = {
             "backend": "nst", **cfg.to_dict(), "model_label": self.vgg.label, "device": str(self.device),
-            "style_names": self.names, "content_size": [self.content.width, self.content.height],
+            "style_names": self.names, "content_name": self.content_name, "content_size": [self.content.width, self.content.height],
             "scale_sides": self.sides, "lr_used": cfg.effective_lr(),
-            "versions": {"torch": _torch.__version__, "numpy": np.__version__},
+            "versions": library_versions(("torch", "numpy", "safetensors")),
         }
         notes = []
         if self.vgg.label == "tiny":

@@ -9,11 +9,8 @@ metric at every step. Closing the iterator ends the run and frees its fake-score
 
 from __future__ import annotations
 
-import importlib.metadata
 import math
-import platform
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,6 +23,7 @@ from stylize.sms.models import SMSModels, load_sms_models
 from stylize.sms.objective import StyleMatchingScore, encode_prompts
 from stylize.sms.schedule import Draw, TimestepSampler
 from workbench.errors import ImageInputError, ModelNotAvailableError
+from workbench.hub import library_versions
 from workbench.records import Curve, RunStart, StepRecord
 
 FALLBACK_CAPTION = "a photo"
@@ -53,16 +51,6 @@ def working_size(size: tuple[int, int], short_side: int, multiple: int) -> tuple
     return (max(multiple, round(h * scale / multiple) * multiple),
             max(multiple, round(w * scale / multiple) * multiple))
 
-
-def library_versions() -> dict[str, str]:
-    """Versions recorded in the bundle."""
-    versions = {"python": platform.python_version()}
-    for pkg in ("torch", "diffusers", "transformers", "peft", "numpy"):
-        try:
-            versions[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            versions[pkg] = "absent"
-    return versions
 
 
 class SMSRun:
@@ -123,8 +111,6 @@ class SMSRun:
         self._embeddings = (target, edit, null)
         self.notes = notes
         self.run_config = {
-            "run_id": uuid.uuid4().hex,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "run": config.to_dict(),
             "caption": caption,
             "target_prompt": self.target_prompt,
@@ -138,7 +124,7 @@ class SMSRun:
             "latent_size": list(self.source.shape[-2:]),
             "norm_resolution": list(self.size),
             "content_name": content_name,
-            "versions": library_versions(),
+            "versions": library_versions(("torch", "diffusers", "transformers", "peft", "numpy")),
             "notes": notes,
         }
         self.latest_r_map: np.ndarray | None = None  # (h, w) float32 of the last iteration

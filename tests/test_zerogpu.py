@@ -1,0 +1,54 @@
+"""ZeroGPU: the run's GPU entry point works across a process boundary (pickled records, trajectory
+built in the app process, Stop by ending the generator)."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixelart.config import MetricsConfig, RunConfig
+from ui.runner import RunRequest, gpu_duration, run_records
+from workbench.loop import RunLoop, record_run
+from workbench.trajectory import Trajectory
+from zerogpu_harness import remote_records
+
+pytestmark = pytest.mark.slow  # a spawned process imports torch and builds the tiny models
+
+
+@pytest.fixture(scope="module")
+def request_():
+    img = np.full((96, 64, 3), 200, np.uint8)
+    img[20:70, 16:48] = (150, 30, 40)
+    config = RunConfig(model="tiny", prompt="a red coat", size=(16, 16), colors=5, steps=30, seed=4,
+                       metrics=MetricsConfig(semantic_every=4))
+    return RunRequest("pixelart", (Image.fromarray(img),), config, config.steps, {"photo_name": "coat.png"})
+
+
+def test_the_request_and_every_record_pickle(request_):
+    assert pickle.loads(pickle.dumps(request_)).config == request_.config
+    gen = run_records(request_)
+    for _, item in zip(range(4), gen):
+        pickle.dumps(item)  # RunStart and StepRecords: frames and numbers only
+    gen.close()
+    assert gpu_duration(request_) == 60 + int(30 * 0.6)
+
+
+def test_a_run_in_a_worker_process_records_the_same_trajectory_and_stops_on_request(request_, tmp_path):
+    local = record_run(run_records(request_)).trajectory
+    info: dict = {}
+    loop = RunLoop(remote_records(request_, info), should_stop=lambda: len(loop.trajectory) >= 8,
+                   out=tmp_path / "remote.bundle")
+    result = loop.run()
+    assert result.stopped and len(result.trajectory) == 8  # Stop after step 7: nothing more is recorded
+    info["process"].join(timeout=30)
+    assert not info["process"].is_alive()  # the worker's run ended when the app stopped reading
+    saved = Trajectory.load(tmp_path / "remote.bundle")
+    for step in (0, 3, 7):
+        np.testing.assert_array_equal(saved.frame(step), local.frame(step))
+    np.testing.assert_allclose(saved.series("norm"), local.series("norm")[:8])
+    assert saved.config["photo_name"] == "coat.png" and saved.kind == "pixelart"
+    # similarities arrive in batches of 4: the batch of steps 4..7 was complete when Stop came
+    assert np.isfinite(saved.series("clip")).all()
