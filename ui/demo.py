@@ -9,6 +9,7 @@ import gradio as gr
 
 from ui.annotate_tab import SHORTCUTS_HEAD, build_annotate_tab
 from ui.evaluate_tab import build_evaluate_tab
+from ui.facegen_tab import build_facegen_tab
 from ui.gpu import ZERO_GPU_NOTE, on_zero_gpu
 from ui.models import check_models
 from ui.pixel_tab import build_pixel_tab
@@ -63,6 +64,8 @@ def build_demo(sessions: SessionStore | None = None, *, server_folders: bool = F
                 actions = build_pixel_tab(sessions, models, example_photos(), upload_limit=UPLOAD_LIMIT_TEXT)
             with gr.Tab("Stylize", id="stylize", elem_id="tab-stylize"):
                 build_stylize_tab(sessions, upload_limit=UPLOAD_LIMIT_TEXT)
+            with gr.Tab("Face → Body", id="facegen", elem_id="tab-facegen"):
+                build_facegen_tab(sessions, upload_limit=UPLOAD_LIMIT_TEXT)
             with gr.Tab("Annotate", id="annotate", elem_id="tab-annotate"):
                 build_annotate_tab(sessions, server_folders=server_folders, upload_limit=UPLOAD_LIMIT_TEXT)
             with gr.Tab("Evaluate", id="evaluate", elem_id="tab-evaluate"):

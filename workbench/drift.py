@@ -7,6 +7,8 @@ norm-based stopping rules, the chart and the evaluation work on any run.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from PIL import Image
 
@@ -25,6 +27,11 @@ SEMANTIC_CURVES = (
           caption_label="DINOv2"),
 )
 """How much of the input's meaning a frame keeps: cosine similarity of CLIP / DINOv2 embeddings (seed 000 §3.2)."""
+
+
+def norm_curves(panel: int = 0) -> tuple[Curve, ...]:
+    """The d_t / r_t curves drawn in chart row ``panel`` (the same labels and formats for every back end)."""
+    return tuple(dataclasses.replace(c, panel=panel) for c in NORM_CURVES)
 
 
 def standard_curves(recorded: "list[str] | set[str]") -> tuple[Curve, ...]:

@@ -32,6 +32,7 @@ from stylize.nst.losses import blended_gram, content_loss, gram_matrix, style_lo
 from stylize.nst.vgg import VGG19Features
 from workbench.errors import ConfigError, ImageInputError
 from workbench.images import load_photo
+from workbench.drift import norm_curves
 from workbench.hub import library_versions
 from workbench.records import Curve, Item, RunStart, StepRecord
 
@@ -42,10 +43,7 @@ CURVES = {
     "content": Curve("content", "α·content", panel=0, log=True, colour="#1f77b4"),
     "style": Curve("style", "β·style", panel=0, log=True, colour="#d62728"),
     "tv": Curve("tv", "γ·TV", panel=0, log=True, colour="#2ca02c", caption=False),
-    "norm": Curve("norm", "‖x<sub>t</sub> − content‖<sub>2</sub>", panel=1, axis_title="L2 to content",
-                  colour="#9467bd", caption_label="L2"),
-    "rate": Curve("rate", "increase rate", panel=1, axis_title="increase rate", right=True, colour="#8c564b",
-                  dash="dot", fmt="{:.3f}", caption_label="rate"),
+    **{c.name: c for c in norm_curves(panel=1)},  # d_t and r_t to the content image, as every back end
 }
 
 

@@ -23,6 +23,7 @@ from stylize.sms.models import SMSModels, load_sms_models
 from stylize.sms.objective import StyleMatchingScore, encode_prompts
 from stylize.sms.schedule import Draw, TimestepSampler
 from workbench.errors import ImageInputError, ModelNotAvailableError
+from workbench.drift import norm_curves
 from workbench.hub import library_versions
 from workbench.records import Curve, RunStart, StepRecord
 
@@ -30,9 +31,7 @@ FALLBACK_CAPTION = "a photo"
 KIND = "sms"
 
 CURVES = (
-    Curve("norm", "L2 to content d<sub>t</sub>", panel=0, axis_title="L2 distance (RGB [0,1])", fmt="{:.3f}"),
-    Curve("rate", "increase rate r<sub>t</sub>", panel=0, right=True, axis_title="r<sub>t</sub>", fmt="{:.3f}",
-          dash="dot"),
+    *norm_curves(panel=0),  # d_t and r_t to the content image, as every back end
     Curve("loss_sms", "SMS surrogate", panel=1, axis_title="loss", log=True, fmt="{:.3g}"),
     Curve("loss_psr", "λ · PSR L1", panel=1, log=True, fmt="{:.3g}"),
     Curve("loss_lora", "fake-LoRA ε loss", panel=1, log=True, fmt="{:.3g}"),
