@@ -215,16 +215,25 @@ def _read_any(path: Path) -> _State:
     except IsADirectoryError:
         raise LabelError(f"{path} is a folder, not a labels file") from None
     if path.suffix.lower() == ".csv":
-        return _State({lab.label_id: lab for lab in _parse_csv(data.decode("utf-8-sig"), path.name)}, set(), 0)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise LabelError(
+                f"{path.name} is not UTF-8 text: save the labels CSV as UTF-8 (or use the .jsonl file)"
+            ) from None
+        return _State({lab.label_id: lab for lab in _parse_csv(text, path.name)}, set(), 0)
     return _replay(_parse_lines(data, path.name), path.name)
 
 
 def _parse_csv(text: str, name: str) -> list[Label]:
     reader = csv.DictReader(io.StringIO(text))
-    missing = {"bundle_id", "annotator", "start", "end"} - set(reader.fieldnames or ())
-    if missing:
-        raise LabelError(f"{name} is not a labels CSV: columns {', '.join(sorted(missing))} are missing")
-    return [label_from_mapping(row, f"{name} row {i}") for i, row in enumerate(reader, start=2)]
+    try:
+        missing = {"bundle_id", "annotator", "start", "end"} - set(reader.fieldnames or ())
+        if missing:
+            raise LabelError(f"{name} is not a labels CSV: columns {', '.join(sorted(missing))} are missing")
+        return [label_from_mapping(row, f"{name} row {i}") for i, row in enumerate(reader, start=2)]
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit: not a labels export
+        raise LabelError(f"{name} is not a readable CSV ({exc}); export the labels again") from None
 
 
 # -- the store -------------------------------------------------------------------------------------

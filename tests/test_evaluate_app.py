@@ -214,6 +214,8 @@ def test_all_strategies_by_default_and_the_ones_without_their_series_are_named(a
 
 def test_bad_inputs_get_readable_messages(app, hand_case, tmp_path):
     c = client(app)
+    latin1 = tmp_path / "latin1.csv"  # a spreadsheet's export in its own encoding
+    latin1.write_bytes("label_id,bundle_id,annotator,start,end\n1,run-A,Jos\xe9,4,8\n".encode("latin-1"))
     cases = [
         (dict(folder=""), "type a bundle folder path"),
         (dict(folder=tmp_path / "nowhere"), "does not exist"),
@@ -225,6 +227,7 @@ def test_bad_inputs_get_readable_messages(app, hand_case, tmp_path):
         (dict(params="clip_max=1"), "clip_max has no parameter"),
         (dict(labels="missing.jsonl"), "does not exist"),
         (dict(annotators="nobody"), "no labels match these bundles"),
+        (dict(upload=str(latin1)), "latin1.csv is not UTF-8 text: save the labels CSV as UTF-8"),
     ]
     for changes, words in cases:
         values = dict(folder=hand_case.folder, seed=["fixed_step"], new=[], params="")

@@ -237,3 +237,18 @@ def test_labels_cli_round_trip(tmp_path, capsys):
     assert "look.bundle" in listing and "12" in listing and "1 label(s)" in listing
     assert main(["labels", str(store), "delete", label_id]) == 0
     assert LabelStore(store).labels() == []
+
+
+def test_a_csv_that_is_not_utf8_text_or_not_csv_is_a_one_line_label_error(tmp_path):
+    """Uploads the Evaluate and Annotate tabs take: a spreadsheet saved in another encoding, or a file
+    that is not a CSV at all, is a LabelError saying what to do (not a UnicodeDecodeError or csv.Error)."""
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("label_id,bundle_id,annotator,start,end\n1,r,Jos\xe9,1,2\n".encode("latin-1"))
+    huge = tmp_path / "huge.csv"
+    huge.write_text("label_id,bundle_id,annotator,start,end\n1,r," + "a" * 200_000 + ",1,2\n")
+    for path, words in ((latin1, "latin1.csv is not UTF-8 text: save the labels CSV as UTF-8"),
+                        (huge, "huge.csv is not a readable CSV (field larger than field limit")):
+        for read in (read_labels, LabelStore(tmp_path / "store.jsonl").import_file):
+            with pytest.raises(LabelError) as info:
+                read(path)
+            assert str(info.value).startswith(words) and "\n" not in str(info.value)
