@@ -231,6 +231,20 @@ def test_unknown_model_name_is_a_config_error() -> None:
         load_guidance_models("no-such-model", device="cpu", dtype=F32)
 
 
+@pytest.mark.parametrize("name", [None, "", "   "])
+def test_no_model_chosen_is_a_one_line_config_error_before_anything_loads(name) -> None:
+    """An empty model field (the app's API, or ``--model ""``) was a TypeError ("internal error") or the
+    working folder taken as a pipeline; it is refused by the option check, in one line."""
+    from pixelart.config import RunConfig
+    from pixelart.run import check_config
+    from ui.feedback import describe
+
+    with pytest.raises(ConfigError) as info:
+        check_config(RunConfig(model=name))
+    message = describe(info.value, "starting the run")
+    assert message.startswith("no model chosen: choose one of sdxl") and "\n" not in message
+
+
 def test_unknown_hub_id_fails_fast_with_instructions(empty_hf_cache: Path) -> None:
     repo_id = "pixelart-test/definitely-not-a-model-0000"
     for call in (

@@ -173,6 +173,10 @@ REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # "org/name" on the Hugging Face hub
 def check_model_name(name: str) -> None:
     """Accept what the loader accepts: a registry name, a local pipeline folder, or a hub id
     ("org/name"); anything else gets a message listing the registry names."""
+    if not isinstance(name, str) or not name.strip():  # Path("") is the working folder: never a model
+        from workbench.errors import ConfigError
+
+        raise ConfigError(f"no model chosen: choose one of {', '.join(DIFFUSION_MODELS)} or give a pipeline folder")
     if name in DIFFUSION_MODELS or Path(name).expanduser().is_dir() or REPO_ID.match(name):
         return
     diffusion_spec(name)
