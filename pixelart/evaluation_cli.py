@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pixelart.cli import _add_run_arguments, check_out_folder, command, config_from_args
+from pixelart.cli import _add_run_arguments, command, config_from_args
+from workbench.cli import check_out_folder
 from workbench.errors import ConfigError
 
 
@@ -67,12 +68,11 @@ def _add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 @command("evaluate", "score stopping strategies against labeled good ranges (Table 1, Fig. 2, Fig. 3)",
          _add_evaluate_arguments)
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from pixelart.evaluation import evaluate, format_table, open_photos, write_outputs
+    from pixelart.evaluation import check_points, evaluate, format_table, open_photos, write_outputs
     from pixelart.labels import read_labels
     from pixelart.stopping.parts import PartMap
 
-    if args.points < 2:
-        raise ConfigError("--points must be at least 2")
+    check_points(args.points)  # before any bundle is opened
     if args.out is not None:
         check_out_folder(args.out)
     photos = open_photos(args.bundle_dir)

@@ -239,3 +239,26 @@ def test_bad_inputs_get_readable_messages(app, hand_case, tmp_path):
     (hand_case.folder / "D.bundle").write_bytes(b"not a zip")
     r = run(c, hand_case.folder, seed=["fixed_step"], new=[], params="fixed_step=8")
     assert rows(r.table)["fixed_step"]["photos"] == 3 and "D.bundle is not a readable trajectory bundle" in r.notes
+
+
+def test_a_stale_strategy_or_reference_choice_is_named_not_an_internal_error(hand_case, tmp_path):
+    """The breakdown and reference handlers given names the session's evaluation lacks (the dropdowns
+    still show an earlier evaluation's while a new one lands; gradio's own choice check cannot see that)."""
+    import gradio as gr
+
+    from ui.evaluate_tab import build_evaluate_tab
+
+    sessions = SessionStore(tmp_path / "sessions")
+    with gr.Blocks():
+        actions = build_evaluate_tab(sessions, server_folders=True)
+    request, ui = SimpleNamespace(session_hash="stale"), actions.ui
+    try:
+        done = actions.run(str(hand_case.folder), "", None, ["fixed_step"], [], "fixed_step=8", "", "majority", 41,
+                           request, progress=lambda *args, **kwargs: None)
+        assert done[ui.message] == "evaluated 1 of 1 strategies against aki"
+        message = actions.breakdown("norm_rate", "run-A", request)[ui.message]
+        assert message == "⚠️ norm_rate was not scored against aki; choose one of the scored ones: fixed_step"
+        message = actions.choose_reference("ben", request)[ui.message]
+        assert message == "⚠️ no reference named 'ben' in this evaluation; choose one of: aki"
+    finally:
+        sessions.close_all()

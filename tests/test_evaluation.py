@@ -297,3 +297,21 @@ def test_annotators_whose_names_sanitise_alike_get_their_own_files(hand_case, tm
     out = tmp_path / "eval"
     assert main(["evaluate", str(folder), str(store.path), "--strategies", "fixed_step=8", "--out", str(out)]) == 0
     assert sorted(p.name for p in (out / "photos").iterdir()) == ["consensus_majority", "reference", "reference_2"]
+
+
+def test_an_unknown_strategy_reference_or_sweep_size_is_a_one_line_config_error(hand_case, capsys):
+    """What the Evaluate tab's dropdowns and number field pass on (were a KeyError and numpy's ValueError)."""
+    folder, labels = hand_case
+    result = evaluate(open_photos(folder), labels, ["fixed_step=8"])
+    with pytest.raises(ConfigError) as info:
+        result.references[0].result("norm_rate")
+    assert str(info.value) == "norm_rate was not scored against aki; choose one of the scored ones: fixed_step"
+    with pytest.raises(ConfigError) as info:
+        result.reference("ben")
+    assert str(info.value) == "no reference named 'ben' in this evaluation; choose one of: aki"
+    for points in (1, -3, 2.5, True):
+        with pytest.raises(ConfigError) as info:
+            evaluate(open_photos(folder), labels, ["fixed_step"], points=points)
+        assert str(info.value) == f"sweep points must be a whole number of at least 2, got {points!r}"
+    assert main(["evaluate", str(folder), str(folder / "none.jsonl"), "--points", "1"]) == 2
+    assert capsys.readouterr().err == "error: sweep points must be a whole number of at least 2, got 1\n"  # first

@@ -110,9 +110,7 @@ class EvaluateActions(SessionActions):
             source = Path(labels_file) if labels_file else labels_path(bundles.folder, labels, self.server_folders, own)
             wanted = strategy_specs([*(seed or []), *(new or [])], params)
             names = [a.strip() for a in str(annotators or "").split(",") if a.strip()] or None
-            points = whole(points, "sweep points")
-            if points < 2:
-                raise ConfigError("sweep points must be at least 2")
+            points = whole(points, "sweep points")  # at least 2: checked by evaluate
             progress(0.1, desc="reading the labels")
             label_list = read_labels(source)
             photos = open_photos(bundles.trajectories)  # the trajectories the scan opened, not opened again
@@ -147,8 +145,8 @@ class EvaluateActions(SessionActions):
             return {self.ui.message: warn(NO_RESULT)}
         try:
             ref = view.result.reference(reference)
-        except KeyError:
-            return {self.ui.message: warn(f"no reference named {reference!r} in this evaluation")}
+        except ConfigError as exc:
+            return {self.ui.message: fail(exc, "choosing the reference")}
         view.reference = reference
         return {self.ui.message: "", **self._reference_view(ref)}
 

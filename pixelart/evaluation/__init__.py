@@ -42,12 +42,12 @@ from pixelart.evaluation.results import Evaluation, PhotoStop, ReferenceResult, 
 from pixelart.evaluation.scoring import (
     Range, StopScore, StrategyScores, reference_range, score_matrix, score_stop, stop_matrix,
 )
-from pixelart.evaluation.sweeps import DEFAULT_POINTS, LooResult, leave_one_out, param_grid
+from pixelart.evaluation.sweeps import DEFAULT_POINTS, LooResult, check_points, leave_one_out, param_grid
 
 __all__ = [
     "CONSENSUS_RULES", "DEFAULT_POINTS", "Range", "StopScore", "reference_range", "score_stop", "EvalPhoto",
     "OpenedPhotos", "open_photos", "range_iou", "consensus_ranges", "Agreement", "agreement", "Reference",
-    "build_references", "StrategyScores", "LooResult", "param_grid", "leave_one_out", "stop_matrix", "score_matrix",
-    "StrategyResult", "PhotoStop", "ReferenceResult", "Evaluation", "parse_strategies", "evaluate",
+    "build_references", "StrategyScores", "LooResult", "check_points", "param_grid", "leave_one_out", "stop_matrix",
+    "score_matrix", "StrategyResult", "PhotoStop", "ReferenceResult", "Evaluation", "parse_strategies", "evaluate",
     "center_histogram", "write_csv", "format_table", "write_outputs",
 ]

@@ -13,7 +13,7 @@ from pixelart.evaluation.consensus import CONSENSUS_RULES, build_references
 from pixelart.evaluation.photos import EvalPhoto, open_photos
 from pixelart.evaluation.results import Evaluation, ReferenceResult, StrategyResult
 from pixelart.evaluation.scoring import score_matrix, stop_matrix
-from pixelart.evaluation.sweeps import DEFAULT_POINTS, leave_one_out, param_grid
+from pixelart.evaluation.sweeps import DEFAULT_POINTS, check_points, leave_one_out, param_grid
 from pixelart.labels import Label
 from pixelart.stopping import STRATEGIES, make_strategy, parse_strategy_spec
 from pixelart.stopping.parts import PartMap
@@ -49,6 +49,7 @@ def evaluate(
     ``photos`` are opened bundles (``open_photos``) or a bundle folder; ``part_masks`` maps a bundle
     id to a label map for bundles recorded without part series or mask.
     """
+    points = check_points(points)
     if isinstance(photos, (str, os.PathLike)):
         photos = open_photos(photos)
     if consensus not in CONSENSUS_RULES:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.errors import ConfigError
 from pixelart.evaluation.consensus import Agreement, Reference
 from pixelart.evaluation.photos import EvalPhoto
 from pixelart.evaluation.report import write_csv
@@ -126,10 +127,12 @@ class ReferenceResult:
         return rows
 
     def result(self, strategy: str) -> StrategyResult:
+        """One strategy's result; ConfigError naming the scored ones when it was not scored here."""
         for r in self.strategies:
             if r.name == strategy:
                 return r
-        raise KeyError(strategy)
+        scored = ", ".join(r.name for r in self.strategies) or "none"
+        raise ConfigError(f"{strategy} was not scored against {self.name}; choose one of the scored ones: {scored}")
 
 
 @dataclass
@@ -141,10 +144,12 @@ class Evaluation:
     notes: list[str]
 
     def reference(self, name: str) -> ReferenceResult:
+        """The results against one reference; ConfigError naming the references when there is no such one."""
         for r in self.references:
             if r.name == name:
                 return r
-        raise KeyError(name)
+        names = ", ".join(r.name for r in self.references) or "none"
+        raise ConfigError(f"no reference named {name!r} in this evaluation; choose one of: {names}")
 
     def write_csvs(self, folder: str | os.PathLike) -> list[Path]:
         """table1.csv, sweeps.csv, per_photo.csv, loo.csv, centers.csv (+ agreement.csv), atomically."""

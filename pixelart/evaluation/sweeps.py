@@ -8,11 +8,20 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from workbench.errors import ConfigError
 from pixelart.evaluation.photos import EvalPhoto
 from pixelart.evaluation.scoring import StrategyScores
 from pixelart.stopping import StoppingStrategy
 
 DEFAULT_POINTS = 41
+MIN_POINTS = 2  # a sweep needs both ends of its grid
+
+
+def check_points(points: object) -> int:
+    """The sweep grid size, a whole number of at least ``MIN_POINTS``; ConfigError otherwise."""
+    if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < MIN_POINTS:
+        raise ConfigError(f"sweep points must be a whole number of at least {MIN_POINTS}, got {points!r}")
+    return int(points)
 
 
 def param_grid(
