@@ -7,7 +7,7 @@ import math
 import sys
 from typing import Sequence
 
-from workbench.errors import UserError
+from workbench.cli import run_handler
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,33 +68,17 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def consume(run: object, *, progress: bool = True) -> int:
-    """Iterate a run's records with a progress bar; Ctrl-C stops it (its checkpoint is kept)."""
-    from tqdm import tqdm
+    """Drive a run through the workbench loop with a progress bar; Ctrl-C stops it (its checkpoint is
+    kept); exit status 130 then, as for any interrupted command."""
+    from workbench.progress import run_with_progress
 
-    from workbench.records import RunStart
+    def postfix(metrics: dict[str, float]) -> str:
+        shown = {k: v for k, v in metrics.items() if k in ("dis", "gen_adv", "council_gen", "gen_total", "fid")
+                 and math.isfinite(v)}
+        return " ".join(f"{k}={v:.3g}" for k, v in shown.items())
 
-    records = iter(run)  # type: ignore[call-overload]
-    bar = None
-    try:
-        for rec in records:
-            if isinstance(rec, RunStart):
-                bar = tqdm(total=rec.total, disable=not progress, unit="it")
-                continue
-            if bar is not None:
-                bar.n = rec.step
-                shown = {k: v for k, v in rec.metrics.items() if k in ("dis", "gen_adv", "council_gen", "gen_total", "fid")
-                         and math.isfinite(v)}
-                bar.set_postfix({k: f"{v:.3g}" for k, v in shown.items()}, refresh=False)
-                bar.refresh()
-    except KeyboardInterrupt:
-        print("\nstopped; saving a checkpoint", file=sys.stderr)
-    finally:
-        close = getattr(records, "close", None)
-        if close is not None:
-            close()
-        if bar is not None:
-            bar.close()
-    return 0
+    result = run_with_progress(run, quiet=not progress, desc="councilgan", postfix=postfix)  # type: ignore[arg-type]
+    return 130 if result.interrupted else 0
 
 
 def _translate(args: argparse.Namespace) -> int:
@@ -119,11 +103,7 @@ def _fid(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return {"train": _train, "translate": _translate, "fid": _fid}[args.command](args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_handler({"train": _train, "translate": _translate, "fid": _fid}[args.command], args)
 
 
 def console_main() -> None:

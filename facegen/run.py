@@ -26,6 +26,7 @@ from facegen.data import ImageDomain, list_images, readable, to_uint8
 from facegen.grid import sample_grid
 from facegen.trainer import Batch, CouncilTrainer
 from workbench.errors import ConfigError
+from workbench.hub import pick_device
 from workbench.records import Curve, Item, RunStart, StepRecord
 
 AGGREGATES = [
@@ -36,11 +37,8 @@ AGGREGATES = [
 
 
 def resolve_device(pref: str) -> torch.device:
-    if pref == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if pref.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device '{pref}' was asked for but no CUDA GPU is available; use --device cpu")
-    return torch.device(pref)
+    """The training device (training runs in float32 everywhere, so only the device is taken)."""
+    return pick_device(pref)[0]
 
 
 def run_curves(config: FaceGenConfig) -> tuple[Curve, ...]:

@@ -8,29 +8,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from workbench.errors import ConfigError, UserError
+from workbench.cli import CommandSet, check_out_file, check_out_folder
+from workbench.errors import ConfigError
 from workbench.stopping.rules import DEFAULT_PATIENCE
 
 if TYPE_CHECKING:
     from pixelart.config import RunConfig
 
-Handler = Callable[[argparse.Namespace], int]
-_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Handler]] = []
-
-
-def command(name: str, help_text: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
-    """Register a sub-command (other modules add theirs the same way)."""
-
-    def register(handler: Handler) -> Handler:
-        _COMMANDS.append((name, help_text, add_arguments, handler))
-        return handler
-
-    return register
+COMMANDS = CommandSet(
+    prog="python -m pixelart",
+    description="Fashion photo -> pixel art by score distillation (SD-piXL), with recorded trajectories "
+    "and early-stopping strategies.",
+    modules=("pixelart.evaluation_cli",),  # modules whose @command functions extend the CLI
+)
+command = COMMANDS.command
 
 
 # -- shared argument parsing ---------------------------------------------------------------------
@@ -56,31 +51,6 @@ def strategy_arg(text: str) -> tuple[str, float | None]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def check_out_file(path: Path, option: str = "--out") -> Path:
-    """Fail before any work when ``path`` cannot be written as a file (it is a folder, or its folder
-    cannot be created)."""
-    if path.is_dir():
-        raise ConfigError(f"{option} {path} is a folder; give a file name such as RUN.bundle")
-    _check_creatable(path.parent, option)
-    return path
-
-
-def check_out_folder(path: Path, option: str = "--out") -> Path:
-    """Fail before any work when ``path`` is not a folder and cannot be created as one."""
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{option} {path} is a file, not a folder")
-    _check_creatable(path, option)
-    return path
-
-
-def _check_creatable(folder: Path, option: str) -> None:
-    existing = folder.absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ConfigError(f"{option} {folder}: {existing} is a file, so the folder cannot be created")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{option} {folder}: no permission to write in {existing}")
 
 
 def add_palette_arguments(p: argparse.ArgumentParser) -> None:
@@ -272,52 +242,12 @@ def cmd_download(args: argparse.Namespace) -> int:
 # -- entry ----------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered command."""
-    _load_command_modules()
-    parser = argparse.ArgumentParser(
-        prog="python -m pixelart",
-        description="Fashion photo -> pixel art by score distillation (SD-piXL), with recorded trajectories "
-        "and early-stopping strategies.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, help_text, add_arguments, handler in _COMMANDS:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        add_arguments(p)
-        p.set_defaults(handler=handler)
-    return parser
-
-
-COMMAND_MODULES: tuple[str, ...] = ("pixelart.evaluation_cli",)  # modules whose @command functions extend the CLI
-
-
-def _load_command_modules() -> None:
-    """Import the modules that register further commands."""
-    import importlib
-
-    for module in COMMAND_MODULES:
-        importlib.import_module(module)
+    return COMMANDS.build_parser()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run a command; user errors exit 2 with a one-line message."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a path the system refused (a folder where a file goes, no permission, disk full)
-        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
-        return 2
-
-
-def describe_os_error(exc: OSError) -> str:
-    """'<strerror>: <filename>' (or what the error has of them), on one line. For a two-path call
-    (os.replace of a temporary file onto the target) the second path is the one the user named."""
-    filename = exc.filename2 if exc.filename2 is not None else exc.filename
-    if exc.strerror and filename is not None:
-        return f"{exc.strerror}: {filename}"
-    return exc.strerror or str(exc) or type(exc).__name__
+    return COMMANDS.main(argv)
 
 
 def console_main() -> None:

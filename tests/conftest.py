@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Imported before any test runs, so that diffusers' log handler holds the real stderr, not the capture file
+# of whichever test imported it first (later tests would then log into a closed file).
+import diffusers  # noqa: F401
 import pytest
 
 from pixelart.models.registry import TINY_DIR_ENV

@@ -74,7 +74,7 @@ def test_nst_command_refuses_a_bad_out_and_a_bad_image(images, tmp_path, capsys,
 
 
 def test_command_modules_hook_adds_commands(monkeypatch, capsys, tmp_path):
-    assert "stylize.sms.cli" in cli.COMMAND_MODULES
+    assert "stylize.sms.cli" in cli.COMMANDS.modules
     (tmp_path / "stylize_fake_cmds.py").write_text(
         "from stylize.cli import command\n"
         "def add(p):\n    p.add_argument('--x', type=int, default=1)\n"
@@ -82,12 +82,12 @@ def test_command_modules_hook_adds_commands(monkeypatch, capsys, tmp_path):
         "def handler(args):\n    print(f'fake {args.x}')\n    return 0\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(cli, "COMMAND_MODULES", cli.COMMAND_MODULES + ("stylize_fake_cmds", "stylize.no_such_module"))
+    monkeypatch.setattr(cli.COMMANDS, "modules", cli.COMMANDS.modules + ("stylize_fake_cmds", "stylize.no_such_module"))
     try:
         assert cli.main(["fake-cmd", "--x", "3"]) == 0
         assert capsys.readouterr().out == "fake 3\n"
     finally:
-        cli.COMMANDS.pop("fake-cmd", None)
+        cli.COMMANDS.commands.pop("fake-cmd", None)
         sys.modules.pop("stylize_fake_cmds", None)
 
 

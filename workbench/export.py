@@ -140,3 +140,12 @@ def save_step(trajectory: Trajectory, step: int, stem: str | os.PathLike) -> lis
     if factor > 1:
         out.append(save_png(frame, stem.parent / f"{stem.name}_x{factor}.png", factor))
     return out
+
+
+def save_image(rgb: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write an RGB array as PNG, JPEG or WebP, chosen by the file's suffix (PNG otherwise)."""
+    path = Path(path)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(path.suffix.lower(), "PNG")
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.asarray(rgb, np.uint8)).save(tmp, format=fmt)
+    return path

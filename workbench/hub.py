@@ -217,14 +217,15 @@ def load_error(name: str, repo_id: str, path: Path, exc: Exception, package: str
 
 
 def pick_device(pref: str = "auto") -> tuple[torch.device, torch.dtype]:
-    """("auto") CUDA with bfloat16 when available, else CPU with float32; "cpu"/"cuda" force one."""
+    """("auto") CUDA with bfloat16 when available, else CPU with float32; "cpu", "cuda" or "cuda:N"
+    force one. Back ends that optimise in float32 everywhere take only the device."""
     pref = (pref or "auto").lower()
-    if pref not in ("auto", "cpu", "cuda"):
+    if pref not in ("auto", "cpu", "cuda") and not re.fullmatch(r"cuda:\d+", pref):
         raise ConfigError(f"unknown device '{pref}'; choose auto, cpu or cuda")
-    if pref == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
-    if pref == "cuda" or (pref == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda"), torch.bfloat16
+    if pref.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device '{pref}' was asked for but no CUDA GPU is available; use --device cpu")
+    if pref.startswith("cuda") or (pref == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda" if pref == "auto" else pref), torch.bfloat16
     return torch.device("cpu"), torch.float32
 
 

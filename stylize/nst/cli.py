@@ -67,33 +67,16 @@ def run_transfer(content, styles, config: NSTConfig, *, out: Path, bundle: Path 
                  save_every: int = 0, progress: bool = True, names=None) -> "object":
     """Run one transfer through the workbench loop (Ctrl-C keeps the steps made), save the last frame
     to ``out`` and the bundle; returns the loop's ``RunResult``."""
-    from PIL import Image
-
     from stylize.nst.run import NSTRun
-    from workbench.atomic import atomic_path
-    from workbench.loop import RunLoop
+    from workbench.export import save_image
+    from workbench.progress import run_with_progress
 
     run = NSTRun(content, styles, config, names=names)
-    loop = RunLoop(run, out=bundle, save_every=save_every)
-    bar = None
-    for item in loop:
-        if progress and hasattr(item, "step"):
-            if bar is None:
-                from tqdm import tqdm
-
-                bar = tqdm(total=item.total + 1, unit="step", desc="nst")
-            bar.set_postfix_str(f"loss {item.metrics['loss']:.4g}", refresh=False)
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    result = loop.result
+    result = run_with_progress(run, out=bundle, save_every=save_every, quiet=not progress, desc="nst",
+                               postfix=lambda m: f"loss {m['loss']:.4g}")
     traj = result.trajectory
-    if len(traj) == 0:
-        return result
-    frame = traj.rgb(len(traj) - 1)
-    with atomic_path(out) as tmp:
-        Image.fromarray(frame).save(tmp, format="JPEG" if out.suffix.lower() in (".jpg", ".jpeg") else
-                                    "WEBP" if out.suffix.lower() == ".webp" else "PNG")
+    if len(traj):
+        save_image(traj.rgb(len(traj) - 1), out)
     return result
 
 

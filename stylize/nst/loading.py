@@ -8,18 +8,13 @@ import torch
 
 from stylize.nst.models import model_spec, weights_file
 from stylize.nst.vgg import VGG19Features, cfg_from_state
-from workbench.errors import ConfigError
 from workbench.hub import freeze, load_error, load_once
+from workbench.hub import pick_device as hub_pick_device
 
 
 def pick_device(pref: str = "auto") -> torch.device:
-    """"auto": CUDA when available, else CPU. The NST optimisation runs in float32 on every device."""
-    pref = (pref or "auto").lower()
-    if pref not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"unknown device '{pref}'; choose auto, cpu or cuda")
-    if pref == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu")
-    return torch.device("cuda" if pref == "cuda" or (pref == "auto" and torch.cuda.is_available()) else "cpu")
+    """The device only: the NST optimisation runs in float32 on every device."""
+    return hub_pick_device(pref)[0]
 
 
 def read_features(path: Path) -> dict[str, torch.Tensor]:

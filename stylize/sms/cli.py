@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from stylize.sms.config import AUTO_PROMPT, DEVICES, DTYPES, LORA_TARGETS, MODELS, SMSConfig
-from workbench.errors import ConfigError, UserError
+from stylize.cli import command
+from workbench.cli import run_handler
+from workbench.export import save_image
+from workbench.errors import ConfigError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -106,7 +109,7 @@ def run_command(args: argparse.Namespace) -> int:
     result = _drive(run, bundle, quiet=args.quiet)
 
     # 3. Save the last recorded frame
-    _save_image(result["frame"], out)
+    save_image(result["frame"], out)
     print(f"saved {out} (step {result['step']} of {config.steps})")
     if bundle is not None:
         print(f"saved bundle {bundle}")
@@ -114,39 +117,17 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _drive(run: Any, bundle: Path | None, *, quiet: bool) -> dict[str, Any]:
-    """Consume the run through the workbench loop; progress lines every recorded frame."""
-    from workbench.loop import RunLoop
-    from workbench.records import StepRecord
+    """Consume the run through the workbench loop with a progress bar; the newest recorded frame."""
+    from workbench.progress import run_with_progress
 
-    loop = RunLoop(run, out=bundle)
-    frame, frame_step = None, 0
-    for item in loop:
-        if not isinstance(item, StepRecord):
-            continue
-        if item.frame is not None:
-            frame, frame_step = item.frame, item.step
-            if not quiet:
-                m = item.metrics
-                print(f"step {item.step}/{item.total}  t={m.get('t', float('nan')):.0f}  "
-                      f"d={m.get('norm', float('nan')):.3f}  psr={m.get('psr_l1', float('nan')):.4f}  "
-                      f"lora={m.get('loss_lora', float('nan')):.4f}  {item.elapsed_s:.1f}s", file=sys.stderr)
-    assert loop.result is not None
-    if frame is None:  # stopped before any frame: the trajectory's newest frame
-        traj = loop.result.trajectory
-        frame_step = traj.frame_steps[-1]
-        frame = traj.rgb(frame_step)
-    return {"frame": frame, "step": frame_step, "interrupted": loop.result.interrupted}
+    def postfix(m: dict[str, float]) -> str:
+        return (f"t={m.get('t', float('nan')):.0f} d={m.get('norm', float('nan')):.3f} "
+                f"psr={m.get('psr_l1', float('nan')):.4f} lora={m.get('loss_lora', float('nan')):.4f}")
 
-
-def _save_image(frame: Any, out: Path) -> None:
-    from PIL import Image
-
-    from workbench.atomic import atomic_path
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fmt = {"jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}.get(out.suffix.lower().lstrip("."), "PNG")
-    with atomic_path(out) as tmp:
-        Image.fromarray(frame).save(tmp, format=fmt)
+    result = run_with_progress(run, out=bundle, quiet=quiet, desc="sms", postfix=postfix)
+    traj = result.trajectory
+    frame_step = traj.frame_steps[-1]
+    return {"frame": traj.rgb(frame_step), "step": frame_step, "interrupted": result.interrupted}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,22 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse and run; user errors exit 2 with one line."""
-    args = build_parser().parse_args(argv)
-    try:
-        return run_command(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_handler(run_command, build_parser().parse_args(argv))
 
 
-def _register() -> None:
-    """Add ``sms`` to ``python -m stylize``'s command registry (absent registry: standalone only)."""
-    try:
-        from stylize.cli import command
-    except ImportError:
-        return
-    command("sms", "Style Matching Score stylization: CONTENT --style-lora LORA --style WORDS --out OUT.png",
-            add_arguments)(run_command)
-
-
-_register()
+command("sms", "Style Matching Score stylization: CONTENT --style-lora LORA --style WORDS --out OUT.png",
+        add_arguments)(run_command)
