@@ -16,6 +16,7 @@ import gradio as gr
 
 from workbench.hub import cached_file, cached_snapshot, PIPELINE
 from workbench.errors import ConfigError
+from workbench.export import safe_stem
 from workbench.images import load_photo
 from workbench.records import RunStart
 from workbench.stopping import StrategySet
@@ -53,16 +54,31 @@ def _loaded_notes(trajectory: Trajectory, name: str, kind: str) -> list[str]:
     return notes + [str(n) for n in trajectory.config.get("notes", [])]
 
 
-# -- Gatys neural style transfer --------------------------------------------------------------------
-class NSTBackend:
-    """What the style-transfer section tells its run panel."""
+class _StyleBackend:
+    """What both sections tell their run panels alike: image frames, the drift rules, notes."""
 
-    key = "nst"
-    api_prefix = "nst_"
+    key = api_prefix = kind = fallback_stem = ""
     strategies = STYLE_STRATEGIES
     default_strategy = "norm_rate"
     frame_label = "Stylised image at the selected step"
     input_label = "Content image (as the run sees it)"
+
+    def start_notes(self, start: RunStart) -> list[str]:
+        return list(start.notes)
+
+    def bundle_notes(self, trajectory: Trajectory, name: str) -> list[str]:
+        return _loaded_notes(trajectory, name, self.kind)
+
+    def stem(self, trajectory: Trajectory) -> str:
+        """Downloads are named after the content image."""
+        return safe_stem(Path(str(trajectory.config.get("content_name") or self.fallback_stem)).stem, self.fallback_stem)
+
+
+# -- Gatys neural style transfer --------------------------------------------------------------------
+class NSTBackend(_StyleBackend):
+    """What the style-transfer section tells its run panel."""
+
+    key, api_prefix, kind, fallback_stem = "nst", "nst_", "style transfer", "styled"
 
     def request(self, session: Session, values: dict[str, Any]) -> RunRequest:
         from stylize.nst.config import NSTConfig
@@ -88,21 +104,6 @@ class NSTBackend:
         config.check(num_styles=len(styles))
         names = [Path(p).name for p in style_paths]
         return RunRequest("nst", (content, styles), config, config.iterations, {"content_name": name, "names": names})
-
-    def start_notes(self, start: RunStart) -> list[str]:
-        return list(start.notes)
-
-    def bundle_notes(self, trajectory: Trajectory, name: str) -> list[str]:
-        return _loaded_notes(trajectory, name, "style transfer")
-
-    def stem(self, trajectory: Trajectory) -> str:
-        return _stem(trajectory, "styled")
-
-
-def _stem(trajectory: Trajectory, fallback: str) -> str:
-    from workbench.export import safe_stem
-
-    return safe_stem(Path(str(trajectory.config.get("content_name") or fallback)).stem, fallback)
 
 
 def _vgg_choices() -> tuple[list[tuple[str, str]], str]:
@@ -149,15 +150,10 @@ def _build_nst(sessions: SessionStore, upload_limit: str) -> None:
 
 
 # -- Style Matching Score ---------------------------------------------------------------------------
-class SMSBackend:
+class SMSBackend(_StyleBackend):
     """What the SMS section tells its run panel."""
 
-    key = "sms"
-    api_prefix = "sms_"
-    strategies = STYLE_STRATEGIES
-    default_strategy = "norm_rate"
-    frame_label = "Stylised image at the selected step"
-    input_label = "Content image (as the run sees it)"
+    key, api_prefix, kind, fallback_stem = "sms", "sms_", "SMS", "sms"
 
     def request(self, session: Session, values: dict[str, Any]) -> RunRequest:
         from stylize.sms.config import SMSConfig
@@ -178,12 +174,6 @@ class SMSBackend:
 
     def start_notes(self, start: RunStart) -> list[str]:
         return [*start.notes, f'prompt used: "{start.config.get("target_prompt", "")}"']
-
-    def bundle_notes(self, trajectory: Trajectory, name: str) -> list[str]:
-        return _loaded_notes(trajectory, name, "SMS")
-
-    def stem(self, trajectory: Trajectory) -> str:
-        return _stem(trajectory, "sms")
 
 
 def _build_sms(sessions: SessionStore, upload_limit: str) -> None:
