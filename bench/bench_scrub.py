@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import describe_machine, machine_info, run_scenarios, summarize  # noqa: E402
+from workbench.drift import NORM_CURVES, SEMANTIC_CURVES  # noqa: E402
 from workbench.trajectory import Trajectory  # noqa: E402
 from ui.viewer import ChartCache, view_step  # noqa: E402
 from pixelart.stopping import PIXELART_STRATEGIES  # noqa: E402
@@ -66,8 +67,10 @@ def synthetic_trajectory(steps: int = 10_000, size: int = 64, colors: int = 16, 
     rng = np.random.default_rng(seed)
     palette = rng.integers(0, 256, (colors, 3), dtype=np.uint8)
     photo = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    # the curves a pixel-art run with CLIP and DINOv2 declares: without them the chart would be empty
     traj = Trajectory(palette=palette, input_image=photo, frame_size=(size, size),
-                      config={"run_id": "bench", "photo_name": "synthetic.png"})
+                      curves=NORM_CURVES + SEMANTIC_CURVES, frame_label="Pixel art",
+                      config={"run_id": "bench", "photo_name": "synthetic.png", "total_steps": steps})
     frame = rng.integers(0, colors, (size, size), dtype=np.uint8)
     t = np.arange(steps + 1)
     norm = 60 + 25 * (1 - np.exp(-t / 3000)) + rng.normal(0, 0.3, t.size)

@@ -1,10 +1,11 @@
 """Milliseconds per SDS step of the pixel-art engine, split by stage, for a list of scenarios.
 
-Each scenario drives the engine's own ``PixelArtRun`` (the same loop the CLI and the app run) and reads
-the ``timings_ms`` its ``StepTimer`` records per step: render, vae_encode, unet (incl. ControlNets),
-backward, metrics. "other" is the rest of the step's wall time (augmentation, noise sampling, Python),
-"total" the whole step. Steps after the warm-up are summarised as median / p90 / mean / min, printed with the
-machine, and appended as one row per scenario to a CSV.
+Each scenario drives the engine's own ``PixelArtRun`` through ``workbench.loop.RunLoop`` (as the CLI and
+the app do) and reads the ``timings_ms`` its ``StepTimer`` records per step: render, vae_encode, unet
+(incl. ControlNets), backward, metrics. "other" is the rest of the step's wall time (augmentation, noise
+sampling, recording the step into the trajectory, Python), "total" the whole step. Steps after the
+warm-up are summarised as median / p90 / mean / min, printed with the machine, and appended as one row
+per scenario to a CSV.
 
     python bench/bench_sds_step.py --model tiny --steps 30 --warmup 5
     python bench/bench_sds_step.py --all                       # every scenario this machine can run
@@ -53,6 +54,8 @@ from workbench import hub  # noqa: E402
 from pixelart.models.loaded import GuidanceModels, SemanticEncoder  # noqa: E402
 from pixelart.models.registry import DIFFUSION_MODELS, ENCODERS, diffusion_spec  # noqa: E402
 from pixelart.run import PixelArtRun  # noqa: E402
+from workbench.loop import RunLoop  # noqa: E402
+from workbench.records import StepRecord  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # Scenarios
@@ -320,10 +323,15 @@ class BenchRun(PixelArtRun):
 
 
 def step_timings(run: PixelArtRun, warmup: int) -> list[dict[str, float]]:
-    """Per-stage ms of every step after the warm-up, plus "total" (the step's wall time) and "other"."""
+    """Per-stage ms of every step after the warm-up, plus "total" (the step's wall time) and "other".
+
+    The run is driven through ``RunLoop``, as the CLI and the app drive it, so "total" includes
+    recording the step into the trajectory.
+    """
     cuda = run.models.device.type == "cuda"
     samples = []
-    records = iter(run)
+    records = iter(RunLoop(run))
+    next(records)  # the RunStart
     next(records)  # step 0 is the initial frame: no SDS
     while True:
         start = time.perf_counter()
@@ -332,7 +340,7 @@ def step_timings(run: PixelArtRun, warmup: int) -> list[dict[str, float]]:
             torch.cuda.synchronize()
         if record is None:
             return samples
-        if record.step <= warmup:
+        if not isinstance(record, StepRecord) or record.step <= warmup:
             continue
         ms = {stage: record.timings_ms.get(stage, 0.0) for stage in STAGES}
         ms["total"] = (time.perf_counter() - start) * 1000.0
