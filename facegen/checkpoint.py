@@ -24,6 +24,7 @@ from safetensors.torch import save_file
 from facegen.config import FaceGenConfig, official_config
 from workbench.atomic import atomic_path
 from workbench.errors import UserError
+from workbench.untrusted import loads_json
 
 FORMAT = "facegen-councilgan/1"
 CKPT_DIR = "checkpoints"
@@ -152,11 +153,14 @@ def read_checkpoint(path: str | Path, *, prefixes: tuple[str, ...] | None = None
         raise CheckpointError(f"{path} is not a facegen Council GAN checkpoint (format {metadata.get('format')!r})")
     if verify and prefixes is None and _digest(tensors) != metadata.get("sha256"):
         raise CheckpointError(f"checkpoint {path} is damaged (its contents do not match their checksum)")
-    try:
-        config = FaceGenConfig.from_dict(json.loads(metadata["config"]))
+    try:  # safetensors bounds the header (100 MB) and every tensor by the file's size; JSON depth is ours
+        config = FaceGenConfig.from_dict(loads_json(metadata["config"].encode()))
         iteration = int(metadata["iteration"])
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {path} has unreadable metadata ({exc})") from None
+    except UserError:
+        raise
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        reason = " ".join(str(exc).split())[:120]
+        raise CheckpointError(f"checkpoint {path} has unreadable metadata ({reason})") from None
     return Checkpoint(path, iteration, config, tensors, metadata)
 
 

@@ -124,6 +124,8 @@ def _add_labels_arguments(p: argparse.ArgumentParser) -> None:
     exp = sub.add_parser("export", help="write the current labels to FILE.jsonl or FILE.csv")
     exp.add_argument("file", type=Path)
     exp.add_argument("--annotator", default=None)
+    exp.add_argument("--bundles", type=Path, default=None, metavar="DIR",
+                     help="also check the ranges against the bundles of this folder (unknown bundles, steps)")
     imp = sub.add_parser("import", help="merge labels from FILE.jsonl or FILE.csv (no duplicates)")
     imp.add_argument("file", type=Path)
     sub.add_parser("compact", help="rewrite the file as its current labels (drops edit/delete history)")
@@ -131,7 +133,7 @@ def _add_labels_arguments(p: argparse.ArgumentParser) -> None:
 
 @command("labels", "list, add, edit, delete, export and import labeled good step ranges", _add_labels_arguments)
 def cmd_labels(args: argparse.Namespace) -> int:
-    from pixelart.labels import LabelStore
+    from pixelart.labels import LabelStore, set_aside, set_aside_notes
     from workbench.trajectory import Trajectory
 
     store = LabelStore(args.store)
@@ -160,7 +162,12 @@ def cmd_labels(args: argparse.Namespace) -> int:
             store.export_jsonl(args.file, annotator=args.annotator)
         else:
             raise ConfigError(f"export to .jsonl or .csv, not '{suffix or args.file.name}'")
-        print(f"wrote {len(store.labels(annotator=args.annotator))} label(s) to {args.file}")
+        labels = store.labels(annotator=args.annotator)
+        aside = set_aside(labels, _steps_of(args.bundles) if args.bundles is not None else None)
+        print(f"wrote {len(labels)} label(s) to {args.file}"
+              + (f"; {len(aside)} cannot apply (copied as they are):" if aside else ""))
+        for line in set_aside_notes(aside, "cannot apply"):
+            print(f"warning: {line}")
     elif args.action == "import":
         report = store.import_file(args.file)
         print(f"imported {args.file.name}: {report.added} added, {report.updated} updated, "
@@ -169,6 +176,16 @@ def cmd_labels(args: argparse.Namespace) -> int:
         store.compact()
         print(f"compacted {args.store.name}: {len(store.labels())} label(s)")
     return 0
+
+
+def _steps_of(folder: Path) -> dict[str, int]:
+    """Recorded steps of each run in a bundle folder (bundles that do not open are named, then left out)."""
+    from workbench.trajectory import scan_bundles
+
+    scan = scan_bundles(folder)
+    for line in scan.skipped:
+        print(f"note: bundle left out: {line}")
+    return {t.run_id: len(t) for t in scan.trajectories}
 
 
 def _full_id(store, prefix: str) -> str:

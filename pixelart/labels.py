@@ -35,7 +35,7 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from filelock import FileLock, Timeout
 
@@ -95,22 +95,82 @@ def validate(label: Label) -> Label:
     """Check a label; raise LabelError with a one-line reason."""
     if not str(label.annotator).strip():
         raise LabelError("the annotator name is empty: type your name before labelling")
-    if not str(label.bundle_id).strip():
-        raise LabelError("the label names no bundle (bundle_id is empty)")
     for name in ("start", "end"):
         value = getattr(label, name)
         if isinstance(value, bool) or not isinstance(value, int):
             raise LabelError(f"range {name} must be a whole step number, got {value!r}")
-    if label.start < 0:
-        raise LabelError(f"range start {label.start} is before step 0")
-    if label.start > label.end:
-        raise LabelError(f"range start {label.start} is after its end {label.end}: mark the start first")
-    if label.steps is not None and label.end > label.steps - 1:
-        raise LabelError(
-            f"range {label.start}..{label.end} is outside the bundle's steps 0..{label.steps - 1}"
-            + (f" ({label.bundle})" if label.bundle else "")
-        )
+    problem = label_problem(label)
+    if problem is not None:
+        hint = ": mark the start first" if label.start > label.end else ""
+        raise LabelError(problem + hint + (f" ({label.bundle})" if label.bundle and "outside" in problem else ""))
     return label
+
+
+MAX_STEP = 10**9  # far beyond any run: a larger step number is a typo or a hostile file
+
+
+def label_problem(label: Label, steps: int | None = None) -> str | None:
+    """Why a label's range cannot apply to its bundle, or None when it can. ``steps``: the bundle's
+    recorded steps when it is at hand, else the count stored with the label (if any)."""
+    steps = label.steps if steps is None else steps
+    if not str(label.bundle_id).strip():
+        return "the label names no bundle (bundle_id is empty)"
+    if label.start < 0:
+        return f"range start {_step(label.start)} is before step 0"
+    if label.start > label.end:
+        return f"range start {_step(label.start)} is after its end {_step(label.end)}"
+    if steps is not None and label.end > steps - 1:
+        return f"range {_step(label.start)}..{_step(label.end)} is outside the bundle's steps 0..{steps - 1}"
+    if label.end > MAX_STEP:
+        return f"range end {_step(label.end)} is beyond any run"
+    return None
+
+
+def describe(label: Label) -> str:
+    """'label 9f3c1a2b (aki on look.bundle, 120..480)': which label, for messages."""
+    where = label.bundle or label.bundle_id or "no bundle"
+    return f"label {label.label_id[:8]} ({label.annotator} on {where}, {_step(label.start)}..{_step(label.end)})"
+
+
+def set_aside(labels: Iterable[Label], steps_of: dict[str, int] | None = None) -> list[tuple[Label, str]]:
+    """The labels that cannot apply, each with why. ``steps_of`` (bundle id -> recorded steps) given:
+    a label of a bundle not in it cannot apply either."""
+    out = []
+    for lab in labels:
+        if steps_of is not None and lab.bundle_id not in steps_of:
+            out.append((lab, NOT_HERE))
+            continue
+        problem = label_problem(lab, None if steps_of is None else steps_of[lab.bundle_id])
+        if problem is not None:
+            out.append((lab, problem))
+    return out
+
+
+NOT_HERE = "its bundle is not among these bundles"
+MAX_NOTES = 20  # set-aside labels listed one by one; past this, counted
+
+
+def set_aside_notes(aside: Sequence[tuple[Label, str]], verb: str = "set aside") -> list[str]:
+    """One line per label that cannot apply (which, and why); labels of bundles not at hand are
+    grouped by bundle, so evaluating part of a folder's labels does not print thousands of lines."""
+    notes, unknown = [], {}
+    for lab, why in aside:
+        if why == NOT_HERE:
+            name = lab.bundle or lab.bundle_id
+            unknown[name] = unknown.get(name, 0) + 1
+        else:
+            notes.append(f"{describe(lab)} {verb}: {why}")
+    if len(notes) > MAX_NOTES:
+        notes[MAX_NOTES:] = [f"… and {len(notes) - MAX_NOTES} more label(s) {verb}"]
+    if unknown:
+        listed = ", ".join(f"{name} ({n})" for name, n in sorted(unknown.items())[:5])
+        notes.append(f"{sum(unknown.values())} label(s) of {len(unknown)} bundle(s) not in the bundle folder "
+                     f"{verb}: {listed}" + (" …" if len(unknown) > 5 else ""))
+    return notes
+
+
+def _step(value: int) -> str:
+    return str(value) if abs(value) <= 10**12 else f"{float(value):.3g}"
 
 
 def _as_int(value: Any, field: str, where: str) -> int | None:
@@ -160,18 +220,22 @@ def _parse_lines(data: bytes, name: str) -> Iterator[tuple[int, dict[str, Any]]]
     """(line number, record) for every complete line; a torn last line is skipped.
 
     Recovery rule: the last line counts only if it ends with a newline or parses as a whole JSON
-    object (a hand-edited file may lack the final newline). Damage anywhere else is reported.
+    object (a hand-edited file may lack the final newline). Damage anywhere else is reported; so is a
+    line over ``MAX_LINE_BYTES`` or nested too deeply (what a hostile file would try).
     """
     lines = data.split(b"\n")
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         is_last = number == len(lines)  # no newline after it
+        if len(raw) > MAX_LINE_BYTES:  # no label is that long: refused before parsing
+            raise LabelError(f"{name} line {number} is over {MAX_LINE_BYTES >> 20} MiB, longer than any label; "
+                             "fix or delete that line")
         try:
             record = json.loads(raw.decode("utf-8"))
             if not isinstance(record, dict):
                 raise ValueError("not an object")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested absurdly deep
             if is_last:
                 return  # torn by an interrupted save: everything before it is intact
             raise LabelError(
@@ -209,7 +273,7 @@ def read_labels(path: str | os.PathLike) -> list[Label]:
 
 def _read_any(path: Path) -> _State:
     try:
-        data = path.read_bytes()
+        data = _read_capped(path)
     except FileNotFoundError:
         raise LabelError(f"labels file {path} does not exist") from None
     except IsADirectoryError:
@@ -223,6 +287,21 @@ def _read_any(path: Path) -> _State:
             ) from None
         return _State({lab.label_id: lab for lab in _parse_csv(text, path.name)}, set(), 0)
     return _replay(_parse_lines(data, path.name), path.name)
+
+
+MAX_LABELS_BYTES = 64 << 20  # about 200,000 labels; what parsing it takes stays within a few hundred MB
+MAX_LINE_BYTES = 1 << 20
+
+
+def _read_capped(path: Path) -> bytes:
+    """A labels file's bytes, refused before reading when it is larger than any labels file."""
+    with open(path, "rb") as fh:
+        too_big = os.fstat(fh.fileno()).st_size > MAX_LABELS_BYTES
+        data = b"" if too_big else fh.read()
+    if too_big or len(data) > MAX_LABELS_BYTES:
+        raise LabelError(f"{path.name} is over {MAX_LABELS_BYTES >> 20} MiB, more than any labels file: "
+                         "is it the right file?")
+    return data
 
 
 def _parse_csv(text: str, name: str) -> list[Label]:
@@ -263,7 +342,7 @@ class LabelStore:
             return _State({}, set(), 0)
         key = (st.st_mtime_ns, st.st_size)
         if self._cache is None or self._cache[0] != key:
-            self._cache = (key, _replay(_parse_lines(self.path.read_bytes(), self.path.name), self.path.name))
+            self._cache = (key, _replay(_parse_lines(_read_capped(self.path), self.path.name), self.path.name))
         return self._cache[1]
 
     def labels(self, *, bundle_id: str | None = None, annotator: str | None = None) -> list[Label]:
@@ -346,7 +425,12 @@ class LabelStore:
                 prefix = _line({"format": FORMAT, "version": VERSION})
             else:
                 prefix = _repair_tail(fh)
-            _write_line(fh, prefix + b"".join(_line(r) for r in records))
+            try:
+                _write_line(fh, prefix + b"".join(_line(r) for r in records))
+            except OSError as exc:  # a full disk: the error names the labels file
+                if exc.errno is None or exc.filename is not None:
+                    raise
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
         self._cache = None
 
     # -- export / import / compact ------------------------------------------------------------------

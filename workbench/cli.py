@@ -8,6 +8,7 @@ Ctrl-C (the steps made so far are kept by the run loop).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
 import os
@@ -100,6 +101,9 @@ def describe_os_error(exc: OSError) -> str:
     """'<strerror>: <filename>' (or what the error has of them), on one line. For a two-path call
     (os.replace of a temporary file onto the target) the second path is the one the user named."""
     filename = exc.filename2 if exc.filename2 is not None else exc.filename
+    if exc.errno == errno.ENOSPC:
+        where = f" while writing {filename}" if filename is not None else ""
+        return f"no space left on the disk{where}: free some space (or choose another --out) and run again"
     if exc.strerror and filename is not None:
         return f"{exc.strerror}: {filename}"
     return exc.strerror or str(exc) or type(exc).__name__

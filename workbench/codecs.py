@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import zlib
 from typing import Protocol, Sequence
 
@@ -31,6 +32,10 @@ class FrameCodec(Protocol):
 
     def shape(self, frame_size: tuple[int, int]) -> tuple[int, ...]: ...
 
+    def max_blob(self, frame_size: tuple[int, int]) -> int: ...
+
+    def key_pixels(self, blob: bytes, limit: int) -> int | None: ...
+
     def encode(self, index: int, frame: np.ndarray, previous: np.ndarray | None) -> bytes: ...
 
     def decode(self, blobs: Sequence[bytes], start_frame: np.ndarray | None, frame_size: tuple[int, int]) -> np.ndarray: ...
@@ -48,6 +53,21 @@ class PaletteCodec:
         """Shape of one frame."""
         return tuple(frame_size)
 
+    def max_blob(self, frame_size: tuple[int, int]) -> int:
+        """The most bytes one frame's blob can take (zlib never grows data by more than this)."""
+        raw = frame_size[0] * frame_size[1]
+        return raw + raw // 1000 + 64
+
+    def key_pixels(self, blob: bytes, limit: int) -> int | None:
+        """How many pixels a key frame's blob holds (inflating at most ``limit`` bytes); None when it
+        does not inflate whole within that, which reading the frame reports as damage."""
+        inflater = zlib.decompressobj()
+        try:
+            data = inflater.decompress(blob, limit + 1)
+        except zlib.error:
+            return None
+        return len(data) if inflater.eof else None
+
     def encode(self, index: int, frame: np.ndarray, previous: np.ndarray | None) -> bytes:
         """The blob of recorded frame ``index``; ``previous`` is the frame recorded before it."""
         if index % self.keyframe_every == 0 or previous is None:
@@ -58,9 +78,14 @@ class PaletteCodec:
         """The last frame of a chain: ``blobs`` from a key frame (``start_frame`` None) or following
         the already decoded ``start_frame``."""
         frame = start_frame
+        size = frame_size[0] * frame_size[1]
         for position, blob in enumerate(blobs):
             try:
-                raw = np.frombuffer(zlib.decompress(blob), dtype=np.uint8).reshape(frame_size)
+                inflater = zlib.decompressobj()
+                data = inflater.decompress(blob, size + 1)  # a blob inflating past one frame is damaged
+                if len(data) != size or not inflater.eof:
+                    raise ValueError("not one frame")
+                raw = np.frombuffer(data, dtype=np.uint8).reshape(frame_size)
             except (zlib.error, ValueError):
                 raise DamagedFrame(position) from None
             frame = raw if frame is None else np.bitwise_xor(frame, raw)
@@ -77,6 +102,18 @@ class PngCodec:
         """Shape of one frame."""
         return (*frame_size, 3)
 
+    def max_blob(self, frame_size: tuple[int, int]) -> int:
+        """The most bytes one frame's PNG can take (stored rows plus chunk overhead)."""
+        raw = frame_size[0] * (frame_size[1] * 3 + 1)
+        return raw + raw // 1000 + 4096
+
+    def key_pixels(self, blob: bytes, limit: int) -> int | None:
+        """How many pixels a frame's PNG header states; None when it is not a PNG header."""
+        if blob[:8] != b"\x89PNG\r\n\x1a\n" or blob[12:16] != b"IHDR" or len(blob) < 24:
+            return None
+        width, height = struct.unpack(">II", blob[16:24])
+        return width * height
+
     def encode(self, index: int, frame: np.ndarray, previous: np.ndarray | None) -> bytes:
         """One frame's PNG bytes."""
         buf = io.BytesIO()
@@ -87,6 +124,7 @@ class PngCodec:
         """The frame of the last blob."""
         try:
             with Image.open(io.BytesIO(blobs[-1])) as img:
+                # the size comes from the header: a frame of any other size is refused before decoding
                 if img.format != "PNG" or img.size != (frame_size[1], frame_size[0]):
                     raise ValueError("not a PNG frame of the bundle's frame size")
                 return np.asarray(img.convert("RGB"))

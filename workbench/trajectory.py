@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -45,6 +46,7 @@ from workbench.drift import standard_curves
 from workbench.codecs import KEYFRAME_EVERY, DamagedFrame, FrameCodec, PaletteCodec, PngCodec, codec_for
 from workbench.errors import BundleError
 from workbench.records import Curve, RunStart
+from workbench.untrusted import Refused, load_npy, load_npz, load_rgb_image, loads_json, open_zip, read_member
 from workbench.palette import indices_to_rgb, parse_hex, to_hex
 
 FORMAT = "workbench-trajectory"
@@ -57,7 +59,7 @@ class _GrowingSeries:
 
     def __init__(self, values: np.ndarray | None = None) -> None:
         values = np.asarray(values if values is not None else [], dtype=np.float64)
-        self._data = np.full(max(16, 2 * len(values)), np.nan)
+        self._data = np.full(max(16, len(values)), np.nan)  # an opened bundle's series never grow
         self._data[: len(values)] = values
         self._n = len(values)
 
@@ -264,8 +266,10 @@ class Trajectory:
     @property
     def planned_steps(self) -> int | None:
         """The steps the run was set up for (the chart's axis span while it goes), if known."""
-        total = self.config.get("total_steps", self.config.get("run", {}).get("steps"))
-        return int(total) if isinstance(total, (int, float)) else None
+        run = self.config.get("run")
+        total = self.config.get("total_steps", run.get("steps") if isinstance(run, dict) else None)
+        ok = isinstance(total, (int, float)) and not isinstance(total, bool) and 0 <= total <= 10 * MAX_STEPS
+        return int(total) if ok else None
 
     # -- bundle I/O -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
@@ -309,38 +313,38 @@ class Trajectory:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Trajectory":
-        """Open a bundle; frames are read lazily, a few bytes per step asked for."""
+        """Open a bundle; frames are read lazily, a few bytes per step asked for.
+
+        The bundle may come from anyone (an upload on a shared server): every member's size is checked
+        against what the manifest implies before it is read, the frame index is checked whole and so
+        is the size of frame 0, so a damaged or hostile file is refused here, in one line naming it,
+        with memory bounded by the limits below (``MAX_*``) whatever the file claims. Damaged bytes
+        inside a later frame show when that frame is read (``scan_bundles`` and the app read the last)."""
         path = Path(path)
         try:
-            with zipfile.ZipFile(path) as zf:
-                manifest = _check_manifest(json.loads(zf.read("manifest.json")), path.name)
-                input_image = np.asarray(Image.open(io.BytesIO(zf.read("input.png"))).convert("RGB"))
-                series = dict(np.load(io.BytesIO(zf.read("series.npz"))))
-                extras = dict(np.load(io.BytesIO(zf.read("extras.npz")))) if "extras.npz" in zf.namelist() else {}
-                offsets = np.load(io.BytesIO(zf.read("frames.idx.npy")))
-                if "frames.steps.npy" in zf.namelist():
-                    frame_steps = np.load(io.BytesIO(zf.read("frames.steps.npy")))
-                else:  # version 1: a frame for every step
-                    frame_steps = np.arange(manifest["num_frames"], dtype=np.int64)
-                frames = _BundleFrames(path, zf.getinfo("frames.bin"), offsets)
+            with open_zip(path) as zf:
+                parts = _read_parts(zf, path)
         except BundleError:
             raise
+        except Refused as exc:
+            raise BundleError(f"{path.name} is refused: {exc}") from None
         except FileNotFoundError:
             raise BundleError(f"bundle {path} does not exist") from None
         except IsADirectoryError:
             raise BundleError(f"{path} is a folder, not a bundle file") from None
         except PermissionError:
             raise BundleError(f"{path.name} cannot be read: permission denied") from None
-        except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, json.JSONDecodeError) as exc:
+        except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, OverflowError, OSError,
+                EOFError, struct.error, zlib.error) as exc:  # whatever a damaged file makes a parser raise
             raise BundleError(
                 f"{path.name} is not a readable trajectory bundle ({exc.__class__.__name__}); "
                 "it may be truncated or not a bundle"
             ) from None
-        _check_frame_steps(frame_steps, frames.count, manifest["num_frames"], path.name)
+        manifest, input_image, series, extras, frames, frame_steps = parts
         palette = manifest["palette"]
         try:
             curves = tuple(Curve.from_dict(c) for c in manifest.get("curves") or [])
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, KeyError, ValueError):
             raise BundleError(f"{path.name}: its manifest's curves are damaged") from None
         curves = curves or standard_curves(list(series))  # version 1 declared none
         traj = cls(
@@ -351,18 +355,73 @@ class Trajectory:
             extras=extras,
             curves=curves,
             kind=str(manifest.get("kind", "pixelart")),
-            record_every=int(manifest.get("record_every", 1)),
+            record_every=manifest["record_every"],
             frame_label=str(manifest.get("frame_label", "Pixel art")),
         )
-        if palette is not None and manifest.get("keyframe_every", KEYFRAME_EVERY) != KEYFRAME_EVERY:
-            traj.codec = codec_for("palette", int(manifest["keyframe_every"]))
+        if palette is not None and manifest["keyframe_every"] != KEYFRAME_EVERY:
+            traj.codec = codec_for("palette", manifest["keyframe_every"])
         traj._source = frames
         traj._steps = manifest["num_frames"]
-        traj._frame_steps = [int(s) for s in frame_steps]
+        traj._frame_steps = frame_steps.tolist()
         for name, values in series.items():
             traj._series[name] = _GrowingSeries(values)
         traj.path = path
         return traj
+
+
+# Limits on what a bundle may hold. They are far above any recorded run (a 10,000-step SD-πXL run
+# of 64×64 frames makes a 20 MB bundle) and keep what opening one allocates to a few hundred MB.
+MAX_STEPS = 1_000_000
+MAX_FRAME_PIXELS = 4096 * 4096
+MAX_INPUT_PIXELS = 4096 * 4096
+MAX_MANIFEST_BYTES = 4 << 20
+MAX_SERIES = 256
+MAX_SERIES_BYTES = 128 << 20
+MAX_EXTRAS = 64
+MAX_EXTRAS_BYTES = 128 << 20
+
+
+def _read_parts(zf: zipfile.ZipFile, path: Path) -> tuple:
+    """Every member of an open bundle, each checked before it is read (see ``Trajectory.load``)."""
+    name = path.name
+    manifest = _check_manifest(loads_json(read_member(zf, "manifest.json", MAX_MANIFEST_BYTES)), name)
+    steps = manifest["num_frames"]
+    input_image = load_rgb_image(read_member(zf, "input.png", 4 * MAX_INPUT_PIXELS + (1 << 20)), "input.png",
+                                 MAX_INPUT_PIXELS)
+    series_bytes = min(MAX_SERIES_BYTES, MAX_SERIES * 8 * steps)
+    series = load_npz(read_member(zf, "series.npz", series_bytes + (1 << 20)), "series.npz", max_arrays=MAX_SERIES,
+                      max_bytes=series_bytes)
+    for key, values in series.items():
+        if values.ndim != 1 or values.dtype.kind not in "biuf" or len(values) > steps:
+            raise BundleError(f"{name}: its series '{key}' is not one number per step (file damaged)")
+        series[key] = values.astype(np.float64)
+    extras = {}
+    if "extras.npz" in zf.namelist():  # masks of the input image, style images of the frame size: int64 at most
+        height, width = manifest["frame_size"]
+        each = 8 * 3 * max(input_image.shape[0] * input_image.shape[1], max(height, width) ** 2)
+        extras_bytes = min(MAX_EXTRAS_BYTES, each * min(MAX_EXTRAS, max(1, len(manifest.get("extras") or ()))))
+        extras = load_npz(read_member(zf, "extras.npz", extras_bytes + (1 << 20)), "extras.npz", max_arrays=MAX_EXTRAS,
+                          max_bytes=extras_bytes)
+        extras = {key: array.copy() for key, array in extras.items()}  # writable, as np.load's were
+    index_bytes = 8 * (steps + 1) + 4096
+    offsets = load_npy(read_member(zf, "frames.idx.npy", index_bytes))
+    if "frames.steps.npy" in zf.namelist():
+        frame_steps = load_npy(read_member(zf, "frames.steps.npy", index_bytes))
+    elif manifest["version"] >= 2 and manifest["format"] == FORMAT:
+        raise BundleError(f"{name}: frames.steps.npy is missing (file damaged)")
+    else:  # version 1: a frame for every step
+        frame_steps = np.arange(steps, dtype=np.int64)
+    codec = codec_for(manifest["codec"], manifest["keyframe_every"])
+    frames = _BundleFrames(path, zf.getinfo("frames.bin"), offsets,
+                           codec.max_blob(tuple(manifest["frame_size"])))
+    if manifest.get("stored_frames", frames.count) != frames.count:
+        raise BundleError(f"{name}: frame index does not match the manifest (file damaged)")
+    height, width = manifest["frame_size"]
+    pixels = codec.key_pixels(frames.blobs(0, 1)[0], MAX_FRAME_PIXELS) if frames.count else None
+    if pixels is not None and pixels != height * width:  # damaged bytes show when that frame is read
+        raise BundleError(f"{name}: its frames are not of its frame size {height}×{width} (file damaged)")
+    _check_frame_steps(frame_steps, frames.count, steps, name)
+    return manifest, input_image, series, extras, frames, frame_steps
 
 
 def _check_frame_steps(frame_steps: np.ndarray, stored: int, steps: int, name: str) -> None:
@@ -379,17 +438,25 @@ def _check_manifest(manifest: Any, name: str) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") not in FORMATS:
         raise BundleError(f"{name} is not a trajectory bundle")
     version = manifest.get("version", 0)
-    if not isinstance(version, int) or version > FORMATS[manifest["format"]]:
+    if not _is_int(version) or version > FORMATS[manifest["format"]]:
         raise BundleError(f"{name} was written by a newer version (bundle v{version}); update this program to open it")
     size = manifest.get("frame_size")
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and 1 <= v <= 4096 for v in size)):
+    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) and 1 <= v <= 4096 for v in size)
+            and size[0] * size[1] <= MAX_FRAME_PIXELS):
         raise BundleError(f"{name}: its manifest has no valid frame size (file damaged)")
-    if not isinstance(manifest.get("num_frames"), int) or manifest["num_frames"] < 0:
+    steps = manifest.get("num_frames")
+    if not _is_int(steps) or steps < 0:
         raise BundleError(f"{name}: its manifest has no valid frame count (file damaged)")
+    if steps > MAX_STEPS:
+        raise BundleError(f"{name} is refused: it claims {steps:,} steps, over the {MAX_STEPS:,} a bundle may hold")
+    for key, default, top in (("record_every", 1, MAX_STEPS), ("keyframe_every", KEYFRAME_EVERY, 4096)):
+        value = manifest.setdefault(key, default)
+        if not _is_int(value) or not 1 <= value <= top:
+            raise BundleError(f"{name}: its manifest's {key} is not a whole number from 1 to {top} (file damaged)")
     codec = manifest.setdefault("codec", "palette")
     palette = manifest.get("palette")
     if codec == "palette":
-        if not (isinstance(palette, list) and palette and all(isinstance(h, str) for h in palette)):
+        if not (isinstance(palette, list) and 0 < len(palette) <= 256 and all(isinstance(h, str) for h in palette)):
             raise BundleError(f"{name}: its manifest has no valid palette (file damaged)")
     elif codec == "png":
         manifest["palette"] = None
@@ -400,6 +467,10 @@ def _check_manifest(manifest: Any, name: str) -> dict[str, Any]:
     return manifest
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class _BundleFrames:
     """Random access to the frame blobs inside a bundle's stored ``frames.bin`` member.
 
@@ -407,11 +478,12 @@ class _BundleFrames:
     (an evaluation opens a whole folder) without running out of file handles.
     """
 
-    def __init__(self, path: Path, info: zipfile.ZipInfo, offsets: np.ndarray) -> None:
+    def __init__(self, path: Path, info: zipfile.ZipInfo, offsets: np.ndarray, max_blob: int) -> None:
         if info.compress_type != zipfile.ZIP_STORED:
             raise BundleError(f"{path.name}: frames are not stored uncompressed")
+        _check_offsets(offsets, info.file_size, max_blob, path.name)
         self.path = path
-        self.offsets = offsets
+        self.offsets = offsets.astype(np.int64)
         self.count = len(offsets) - 1
         with open(path, "rb") as fh:
             fh.seek(info.header_offset)
@@ -420,8 +492,6 @@ class _BundleFrames:
             raise BundleError(f"{path.name}: damaged zip entry for frames")
         name_len, extra_len = struct.unpack("<HH", header[26:30])
         self.data_start = info.header_offset + 30 + name_len + extra_len
-        if self.count < 0 or int(offsets[-1]) != info.file_size:
-            raise BundleError(f"{path.name}: frame data is truncated")
 
     def blobs(self, start: int, stop: int) -> list[bytes]:
         """The blobs of frames start..stop-1, read in one pass over their byte range."""
@@ -436,6 +506,19 @@ class _BundleFrames:
             raise BundleError(f"{self.path.name}: frame data is truncated")
         cuts = self.offsets[start : stop + 1] - first
         return [data[int(a) : int(b)] for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def _check_offsets(offsets: np.ndarray, size: int, max_blob: int, name: str) -> None:
+    """The frame index: whole byte offsets from 0 rising to the end of ``frames.bin``, each frame
+    non-empty and no larger than one frame of the bundle's size can be."""
+    if offsets.ndim != 1 or len(offsets) < 1 or offsets.dtype.kind not in "iu":
+        raise BundleError(f"{name}: its frame index is not a list of whole byte offsets (file damaged)")
+    sizes = np.diff(offsets.astype(np.int64))
+    if int(offsets[0]) != 0 or int(offsets[-1]) != size:
+        raise BundleError(f"{name}: its frame index points outside the frame data (file truncated or damaged)")
+    if len(sizes) and (sizes.min() <= 0 or sizes.max() > max_blob):
+        raise BundleError(f"{name}: its frame index is not in order or names frames larger than a frame can be "
+                          "(file damaged)")
 
 
 def _json_default(value: Any) -> Any:

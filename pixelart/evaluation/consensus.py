@@ -12,7 +12,7 @@ import numpy as np
 from workbench.errors import ConfigError
 from pixelart.evaluation.photos import EvalPhoto
 from pixelart.evaluation.scoring import Range
-from pixelart.labels import Label
+from pixelart.labels import Label, set_aside, set_aside_notes
 
 CONSENSUS_RULES = ("majority", "intersection", "union")
 
@@ -98,24 +98,14 @@ def build_references(
 ) -> tuple[list[Reference], Agreement | None, list[str]]:
     """Per-annotator references (+ consensus when several), agreement, and notes on skipped labels."""
     by_id = {p.bundle_id: p for p in photos}
-    notes: list[str] = []
+    chosen = [lab for lab in labels if not annotators or lab.annotator in annotators]
+    aside = set_aside(chosen, {p.bundle_id: p.num_steps for p in photos})
+    notes = set_aside_notes(aside)
+    left_out = {id(lab) for lab, _ in aside}
     per: dict[str, dict[str, list[Range]]] = {}
-    unknown: set[str] = set()
-    for lab in labels:
-        if annotators and lab.annotator not in annotators:
-            continue
-        photo = by_id.get(lab.bundle_id)
-        if photo is None:
-            unknown.add(lab.bundle or lab.bundle_id)
-            continue
-        if lab.end > photo.num_steps - 1 or lab.start < 0 or lab.start > lab.end:
-            notes.append(f"{lab.annotator}'s range {lab.start}..{lab.end} on {photo.name} is outside its steps "
-                         f"0..{photo.num_steps - 1}: ignored")
-            continue
-        per.setdefault(lab.annotator, {}).setdefault(lab.bundle_id, []).append((lab.start, lab.end))
-    if unknown:
-        notes.append(f"labels of {len(unknown)} bundle(s) not in the bundle folder were ignored: "
-                     + ", ".join(sorted(unknown)[:5]) + (" …" if len(unknown) > 5 else ""))
+    for lab in chosen:
+        if id(lab) not in left_out:
+            per.setdefault(lab.annotator, {}).setdefault(lab.bundle_id, []).append((lab.start, lab.end))
     if annotators:
         for a in annotators:
             if a not in per:

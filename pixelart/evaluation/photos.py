@@ -89,11 +89,19 @@ def open_photos(source: str | os.PathLike | Iterable[str | os.PathLike | Traject
     """
     if isinstance(source, (str, os.PathLike)):
         scan = scan_bundles(source)
-        if not scan.trajectories:
-            raise BundleError(f"no bundle in {scan.folder} could be opened: " + "; ".join(scan.skipped[:3])
-                              + (" …" if len(scan.skipped) > 3 else ""))
-        return OpenedPhotos((EvalPhoto(t) for t in scan.trajectories), scan.skipped)
-    photos = OpenedPhotos(EvalPhoto(p if isinstance(p, Trajectory) else Trajectory.load(p)) for p in source)
+        pixel_art = [t for t in scan.trajectories if t.palette is not None]
+        skipped = scan.skipped + [f"{t.path.name}: holds RGB frames, not pixel art (evaluate scores pixel-art runs)"
+                                  for t in scan.trajectories if t.palette is None]
+        if not pixel_art:
+            raise BundleError(f"no bundle in {scan.folder} could be opened: " + "; ".join(skipped[:3])
+                              + (" …" if len(skipped) > 3 else ""))
+        return OpenedPhotos((EvalPhoto(t) for t in pixel_art), skipped)
+    trajectories = [p if isinstance(p, Trajectory) else Trajectory.load(p) for p in source]
+    for t in trajectories:
+        if t.palette is None:
+            raise BundleError(f"{t.path.name if t.path else t.run_id} holds RGB frames, not pixel art: "
+                              "evaluate scores pixel-art runs")
+    photos = OpenedPhotos(EvalPhoto(t) for t in trajectories)
     seen: dict[str, str] = {}
     for p in photos:
         if p.bundle_id in seen:

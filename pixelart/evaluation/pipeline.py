@@ -58,7 +58,10 @@ def evaluate(
     refs, agree, notes = build_references(labels, photos, annotators=annotators, consensus=consensus)
     notes[:0] = [f"bundle left out: {line}" for line in getattr(photos, "skipped", ())]
     if not refs:
-        raise ConfigError("no labels match these bundles: label some ranges first (or check the labels file)")
+        why = [n for n in notes if "set aside" in n]
+        raise ConfigError("no labels match these bundles: "
+                          + (f"{'; '.join(why[:3])}{' …' if len(why) > 3 else ''}" if why
+                             else "label some ranges first (or check the labels file)"))
     labeled = {b for r in refs for b in r.ranges}
     pool = [p for p in photos if p.bundle_id in labeled]
     if any(STRATEGIES[n].reads_parts for n, _ in wanted):
