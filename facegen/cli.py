@@ -62,9 +62,7 @@ def _train(args: argparse.Namespace) -> int:
         config = config.replace(train=train)
     run = TrainRun(args.faces, args.bodies, config, out_dir=args.out, resume=args.resume,
                    fid_faces_dir=args.fid_faces, fid_bodies_dir=args.fid_bodies)
-    for note in run.notes:
-        print(f"note: {note}", file=sys.stderr)
-    return consume(run, progress=not args.no_progress)
+    return consume(run, progress=not args.no_progress)  # its notes are printed from the run's RunStart
 
 
 def consume(run: object, *, progress: bool = True) -> int:

@@ -97,3 +97,22 @@ def test_module_entry_point_help():
     assert out.returncode == 0
     for name in ("nst", "index", "clusters", "retrieve", "download", "models"):
         assert name in out.stdout
+
+
+def test_stop_on_stops_the_transfer_where_the_rule_fires(tmp_path, capsys):
+    from workbench.trajectory import Trajectory
+
+    content, style = tmp_path / "c.png", tmp_path / "s.png"
+    rng = np.random.default_rng(5)
+    Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(content)
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(style)
+    out, bundle = tmp_path / "o.png", tmp_path / "o.bundle"
+    code = cli.main(["nst", str(content), str(style), "--model", "tiny", "--iterations", "40", "--max-side", "48",
+                     "--stop-on", "fixed_step=4", "--out", str(out), "--bundle", str(bundle), "--quiet"])
+    assert code == 0 and "fixed_step stopped at step 4" in capsys.readouterr().out
+    traj = Trajectory.load(bundle)
+    assert len(traj) == 5 and traj.config["stop"]["step"] == 4
+    np.testing.assert_array_equal(np.asarray(Image.open(out).convert("RGB")), traj.rgb(4))
+    with pytest.raises(SystemExit) as refused:  # a rule this back end does not record is refused by argparse
+        cli.main(["nst", str(content), str(style), "--stop-on", "clip_max", "--out", str(out)])
+    assert refused.value.code == 2 and "unknown stopping strategy 'clip_max'" in capsys.readouterr().err

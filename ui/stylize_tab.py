@@ -19,9 +19,8 @@ from workbench.errors import ConfigError
 from workbench.export import safe_stem
 from workbench.images import load_photo
 from workbench.records import RunStart
-from workbench.stopping import StrategySet
-from workbench.stopping.rules import GENERIC_RULES
 from workbench.trajectory import Trajectory
+from stylize.stopping import STYLE_STRATEGIES
 from ui.run_panel import build_run_panel
 from ui.runner import RunRequest
 from ui.session import Session, SessionStore
@@ -29,7 +28,6 @@ from ui.settings import number, whole
 
 MAX_INPUT_PIXELS = 40_000_000
 TINY = "test model, random weights, images not meaningful"
-STYLE_STRATEGIES = StrategySet(GENERIC_RULES)  # drift rules over norm / rate: what every back end records
 
 
 def _file_path(value: Any) -> str | None:

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 from stylize.cli import check_out_file, command, csv_list, float_list
+from stylize.stopping import STYLE_STRATEGIES, add_stop_on
+from workbench.stopping import stop_reason
 from stylize.nst.config import DEVICES, INITS, OPTIMIZERS, POOLINGS, NSTConfig
 from stylize.nst.models import VGG_MODELS
 
@@ -60,11 +62,13 @@ def _nst_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bundle", default=None, help="also save the run's trajectory bundle (every recorded step)")
     p.add_argument("--save-every", type=int, default=0, help="save the bundle every N steps too (0: at the end)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_stop_on(p)
     add_nst_options(p)
 
 
 def run_transfer(content, styles, config: NSTConfig, *, out: Path, bundle: Path | None = None,
-                 save_every: int = 0, progress: bool = True, names=None) -> "object":
+                 save_every: int = 0, progress: bool = True, names=None,
+                 stop_on: tuple[str, float | None] | None = None) -> "object":
     """Run one transfer through the workbench loop (Ctrl-C keeps the steps made), save the last frame
     to ``out`` and the bundle; returns the loop's ``RunResult``."""
     from stylize.nst.run import NSTRun
@@ -72,11 +76,12 @@ def run_transfer(content, styles, config: NSTConfig, *, out: Path, bundle: Path 
     from workbench.progress import run_with_progress
 
     run = NSTRun(content, styles, config, names=names)
+    strategy = STYLE_STRATEGIES.live(*stop_on) if stop_on is not None else None
     result = run_with_progress(run, out=bundle, save_every=save_every, quiet=not progress, desc="nst",
-                               postfix=lambda m: f"loss {m['loss']:.4g}")
+                               strategy=strategy, postfix=lambda m: f"loss {m['loss']:.4g}")
     traj = result.trajectory
     if len(traj):
-        save_image(traj.rgb(len(traj) - 1), out)
+        save_image(traj.rgb(result.chosen_step), out)
     return result
 
 
@@ -87,9 +92,11 @@ def nst_command(args: argparse.Namespace) -> int:
     out = check_out_file(Path(args.out), "--out", IMAGE_SUFFIXES)
     bundle = check_out_file(Path(args.bundle), "--bundle") if args.bundle else None
     result = run_transfer(args.content, args.styles, config, out=out, bundle=bundle, save_every=args.save_every,
-                          progress=not args.quiet, names=[Path(s).name for s in args.styles])
+                          progress=not args.quiet, names=[Path(s).name for s in args.styles], stop_on=args.stop_on)
     steps = len(result.trajectory) - 1
     how = " (interrupted: steps so far kept)" if result.interrupted else ""
+    if result.decision is not None:
+        how += f"; {stop_reason(result.decision, steps)}: the image is that step's"
     print(f"wrote {out} after {steps} iteration(s){how}" + (f"; bundle {bundle}" if bundle else ""))
     return 130 if result.interrupted else 0
 

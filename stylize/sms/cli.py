@@ -11,12 +11,12 @@ of the last recorded step is saved) and exits with 130. ``--bundle`` also saves 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 from stylize.sms.config import AUTO_PROMPT, DEVICES, DTYPES, LORA_TARGETS, MODELS, SMSConfig
 from stylize.cli import command
+from stylize.stopping import STYLE_STRATEGIES, add_stop_on
 from workbench.cli import run_handler
 from workbench.export import save_image
 from workbench.errors import ConfigError
@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     d = SMSConfig()
     a = parser.add_argument
     a("content", help="the content image")
+    add_stop_on(parser)
     a("--style-lora", required=True, help="style LoRA: .safetensors file, folder, hub id "
       "(org/name or org/name:file.safetensors), or 'tiny' with --model tiny-sd")
     a("--style", default=d.style, help=f"style words; prompt '{{style}}, {{caption}}' (default: {d.style!r})")
@@ -104,9 +105,7 @@ def run_command(args: argparse.Namespace) -> int:
     from stylize.sms.run import SMSRun
 
     run = SMSRun(content, config, content_name=Path(args.content).name)
-    for note in run.notes:
-        print(f"note: {note}", file=sys.stderr)
-    result = _drive(run, bundle, quiet=args.quiet)
+    result = _drive(run, bundle, quiet=args.quiet, stop_on=args.stop_on)
 
     # 3. Save the last recorded frame
     save_image(result["frame"], out)
@@ -116,17 +115,20 @@ def run_command(args: argparse.Namespace) -> int:
     return 130 if result["interrupted"] else 0
 
 
-def _drive(run: Any, bundle: Path | None, *, quiet: bool) -> dict[str, Any]:
-    """Consume the run through the workbench loop with a progress bar; the newest recorded frame."""
+def _drive(run: Any, bundle: Path | None, *, quiet: bool,
+           stop_on: tuple[str, float | None] | None = None) -> dict[str, Any]:
+    """Consume the run through the workbench loop with a progress bar (stopping where ``stop_on``
+    fires); the recorded frame at the chosen step."""
     from workbench.progress import run_with_progress
 
     def postfix(m: dict[str, float]) -> str:
         return (f"t={m.get('t', float('nan')):.0f} d={m.get('norm', float('nan')):.3f} "
                 f"psr={m.get('psr_l1', float('nan')):.4f} lora={m.get('loss_lora', float('nan')):.4f}")
 
-    result = run_with_progress(run, out=bundle, quiet=quiet, desc="sms", postfix=postfix)
+    strategy = STYLE_STRATEGIES.live(*stop_on) if stop_on is not None else None
+    result = run_with_progress(run, out=bundle, quiet=quiet, desc="sms", postfix=postfix, strategy=strategy)
     traj = result.trajectory
-    frame_step = traj.frame_steps[-1]
+    frame_step = traj.recorded_step(result.chosen_step)
     return {"frame": traj.rgb(frame_step), "step": frame_step, "interrupted": result.interrupted}
 
 
