@@ -121,3 +121,12 @@ def test_safe_stem():
 
     assert safe_stem("../My photo (1).JPG") == "My_photo_1_.JPG"
     assert safe_stem("\n..") == "run" and len(safe_stem("a" * 500)) == 80
+
+
+def test_a_huge_file_is_refused_as_a_palette_before_it_is_read(tmp_path):
+    from workbench.palette import MAX_HEX_BYTES
+
+    path = tmp_path / "big.hex"
+    path.write_bytes(b"ff0000\n" * (MAX_HEX_BYTES // 7 + 10))
+    with pytest.raises(PaletteError, match="big.hex is .* bytes"):
+        read_hex(path)

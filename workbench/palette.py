@@ -14,6 +14,7 @@ import numpy as np
 from workbench.errors import PaletteError
 
 MAX_FILE_COLORS = 256  # indices are stored as uint8
+MAX_HEX_BYTES = 64 * 1024  # 256 lines of "#rrggbb" with comments fit many times over
 
 
 def parse_hex(text: str, *, source: str = "palette") -> np.ndarray:
@@ -40,6 +41,9 @@ def read_hex(path: str | os.PathLike) -> np.ndarray:
     """Read a ``.hex`` palette file (colour order is kept as the file gives it)."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_HEX_BYTES:  # checked before reading: a palette is a few kB at most
+            raise PaletteError(f"palette file {path.name} is {path.stat().st_size:,} bytes; a .hex palette of "
+                               f"{MAX_FILE_COLORS} colours is under {MAX_HEX_BYTES // 1024} kB: is it a palette?")
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise PaletteError(f"palette file {path} does not exist") from None
