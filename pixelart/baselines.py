@@ -34,6 +34,37 @@ def downsample(photo: Image.Image, out_size: tuple[int, int], method: str = "are
     return np.asarray(photo.convert("RGB").resize((width, height), resample), dtype=np.uint8)
 
 
+SDPIXL_INIT = "sdpixl"
+INIT_METHODS = (SDPIXL_INIT, *DOWNSAMPLERS)  # what a run's generator can be initialised from
+
+
+def sdpixl_downsample(photo: Image.Image, out_size: tuple[int, int]) -> np.ndarray:
+    """SD-piXL's initial image: the photo as floats in [0, 1], resized to (H, W) by torch's bilinear
+    interpolation without antialiasing -> (H, W, 3) float32, not quantised to uint8."""
+    import torch  # here: the CLI's parsing and the baselines need no torch
+    import torch.nn.functional as F
+
+    rgb = torch.from_numpy(np.asarray(photo.convert("RGB"), dtype=np.float32) / 255.0)
+    small = F.interpolate(rgb.permute(2, 0, 1)[None], size=tuple(out_size), mode="bilinear", align_corners=False)
+    return small[0].permute(1, 2, 0).numpy()
+
+
+def initial_image(photo: Image.Image, out_size: tuple[int, int], method: str = SDPIXL_INIT) -> np.ndarray:
+    """The image a run's generator starts from: float32 in [0, 1] for "sdpixl", else uint8 (``downsample``)."""
+    if method == SDPIXL_INIT:
+        return sdpixl_downsample(photo, out_size)
+    return downsample(photo, out_size, method)
+
+
+def initial_frame(prep: PreparedPhoto, method: str = SDPIXL_INIT, distance: str = "l1") -> np.ndarray:
+    """The frame a run with this initialisation starts from: palette indices (H, W) uint8, the argmax
+    of the generator's initial logits (what the app's preview compares between methods)."""
+    from pixelart.generator import PixelGenerator  # torch: only when a frame is asked for
+
+    small = initial_image(prep.photo, prep.out_size, method)
+    return PixelGenerator.from_image(small, prep.palette, distance=distance).hard_indices()
+
+
 def pixelize(
     photo: Image.Image, out_size: tuple[int, int], palette: np.ndarray, method: str = "area"
 ) -> np.ndarray:

@@ -65,7 +65,8 @@ def add_palette_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    from pixelart.config import PARTS_MODES
+    from pixelart.baselines import INIT_METHODS
+    from pixelart.config import DTYPES, LATENT_ENCODERS, PARTS_MODES
     from pixelart.models.registry import DIFFUSION_MODELS
     from pixelart.stopping import STRATEGIES
 
@@ -78,12 +79,21 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--negative-prompt", default="", help="negative prompt (default empty)")
     add_palette_arguments(p)
     p.add_argument("--steps", type=int, default=10_000, help="SDS steps (default 10000, as in the seed)")
-    p.add_argument("--guidance-scale", type=float, default=40.0, help="classifier-free guidance scale (default 40)")
+    p.add_argument("--guidance-scale", type=float, default=41.0,
+                   help="classifier-free guidance scale (default 41: SD-piXL's 40, which counts one less)")
+    p.add_argument("--negative-zeros", action="store_true",
+                   help="an empty negative prompt gives zero embeddings (diffusers' SDXL default) instead of "
+                   "encoding \"\" as SD-piXL does")
     p.add_argument("--schedule", choices=("bounded_max", "uniform"), default="bounded_max",
                    help="timestep schedule (default bounded_max, SD-piXL's)")
     p.add_argument("--lr", type=float, default=0.025, help="learning rate of the logits (default 0.025)")
     p.add_argument("--no-controlnet", action="store_true", help="do not use the model's ControlNets")
-    p.add_argument("--tiny-vae", action="store_true", help="encode with TAESD (faster, approximate gradient)")
+    p.add_argument("--encoder", choices=LATENT_ENCODERS, default="taesd",
+                   help="differentiable encoder: taesd (TAESD/TAESDXL, SD-piXL's and faster) or the model's vae")
+    p.add_argument("--init", choices=INIT_METHODS, default="sdpixl",
+                   help="initial frame: sdpixl (torch bilinear from the 1024 photo, as SD-piXL) or a PIL filter")
+    p.add_argument("--dtype", choices=DTYPES, default="fp32",
+                   help="model precision: fp32 (SD-piXL's, the default) or bf16 / fp16 (faster on a GPU)")
     p.add_argument("--encoders", default="clip,dino",
                    help="semantic encoders to track: clip,dino / clip / dino / none (default clip,dino)")
     p.add_argument("--semantic-every", type=int, default=10,
@@ -114,9 +124,10 @@ def config_from_args(args: argparse.Namespace) -> "RunConfig":
     return RunConfig(
         model=args.model, prompt=args.prompt, negative_prompt=args.negative_prompt, size=args.size,
         colors=args.colors, palette_hex=palette_hex, steps=args.steps, seed=args.seed, fit=args.fit,
-        device=args.device, tiny_vae=args.tiny_vae, generator=GeneratorConfig(),
-        guidance=SDSConfig(guidance_scale=args.guidance_scale, schedule=args.schedule,
-                           use_controlnets=not args.no_controlnet),
+        device=args.device, tiny_vae=args.encoder == "taesd", dtype=args.dtype,
+        generator=GeneratorConfig(init_method=args.init),
+        guidance=SDSConfig(guidance_scale=args.guidance_scale, negative_zeros=args.negative_zeros,
+                           schedule=args.schedule, use_controlnets=not args.no_controlnet),
         optim=OptimConfig(lr=args.lr),
         metrics=MetricsConfig(encoders=encoders, semantic_every=args.semantic_every, parts=args.parts),
     )

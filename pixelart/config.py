@@ -17,6 +17,8 @@ FALLBACK_PROMPT = "a full-body photo of a person wearing fashionable clothes"
 
 
 WEIGHTINGS = ("one_minus_alpha_bar", "constant")
+DTYPES = ("fp32", "bf16", "fp16")  # SD-piXL runs in fp32; the half precisions are faster on a GPU
+LATENT_ENCODERS = ("taesd", "vae")  # the differentiable encoder: TAESD(XL) as in SD-piXL, or the model's VAE
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,12 @@ class AugmentConfig:
 class SDSConfig:
     """Guidance settings (defaults follow SD-piXL's config)."""
 
-    guidance_scale: float = 40.0
+    # SD-piXL's gradient is (eps_pos - eps) + s * (eps_pos - eps_neg) with s = 40, which is classifier-free
+    # guidance eps_neg + (s + 1) * (eps_pos - eps_neg) minus eps: this engine's scale is SD-piXL's s + 1
+    guidance_scale: float = 41.0
+    # an empty negative prompt is encoded as "" like any text (SD-piXL); True: zero embeddings instead,
+    # what diffusers' SDXL pipelines substitute for a missing one (force_zeros_for_empty_prompt)
+    negative_zeros: bool = False
     schedule: str = "bounded_max"
     t_range: TimestepRange = field(default_factory=TimestepRange)
     weighting: str = "one_minus_alpha_bar"
@@ -47,7 +54,9 @@ class SDSConfig:
 class GeneratorConfig:
     """How logits are initialised and rendered."""
 
-    init_method: str = "bilinear"  # downsampler of pixelart.baselines used for the initial frame
+    # "sdpixl": torch bilinear (no antialiasing) from the 1024 photo, in float, as SD-piXL; or one of
+    # pixelart.baselines.DOWNSAMPLERS (PIL, antialiased, on uint8)
+    init_method: str = "sdpixl"
     init_distance: str = "l1"
     render: str = "gumbel"  # "gumbel" (Gumbel-softmax) or "softmax"
     hard: bool = False  # straight-through argmax in the forward pass
@@ -95,7 +104,8 @@ class RunConfig:
     seed: int = 0
     fit: str = "crop"
     device: str = "auto"
-    tiny_vae: bool = False  # encode with TAESD: much cheaper gradient, slightly blurrier guidance
+    tiny_vae: bool = True  # encode with TAESD(XL), SD-piXL's default and much cheaper; False: the model's VAE
+    dtype: str = "fp32"  # one of DTYPES: SD-piXL's fp32 by default; bf16 / fp16 are faster on a GPU
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     guidance: SDSConfig = field(default_factory=SDSConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 from typing import Sequence
@@ -153,12 +154,16 @@ def agreement_figure(agree: Agreement) -> go.Figure:
 
 
 def write_report(
-    figures: Sequence[tuple[str, go.Figure]], path: str | os.PathLike, *, title: str = "Evaluation"
+    figures: Sequence[tuple[str, go.Figure]], path: str | os.PathLike, *, title: str = "Evaluation",
+    tables: Sequence[tuple[str, str]] = (),
 ) -> Path:
-    """One self-contained HTML page holding every figure (plotly.js embedded once, works offline)."""
+    """One self-contained HTML page: the (heading, HTML) ``tables`` first, then every figure (plotly.js
+    embedded once, works offline)."""
     from workbench.atomic import atomic_path
 
     parts = [f"<html><head><meta charset='utf-8'><title>{title}</title></head><body><h1>{title}</h1>"]
+    for heading, table in tables:
+        parts.append(f"<h2>{html.escape(heading)}</h2>{table}")
     for i, (heading, fig) in enumerate(figures):
         parts.append(f"<h2>{heading}</h2>")
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))

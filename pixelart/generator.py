@@ -34,7 +34,7 @@ class PixelGenerator(nn.Module):
     def from_image(
         cls, small_rgb: np.ndarray, palette: np.ndarray, *, distance: str = "l1"
     ) -> "PixelGenerator":
-        """Initialise from the photo downsampled to the output size, as SD-piXL does.
+        """Initialise from the photo downsampled to the output size (uint8, or float in [0, 1]), as SD-piXL does.
 
         Each pixel's logits are its negative distance to every palette colour (times sqrt(K)); the
         logits are then centred ("balanced") and every pixel's vector is scaled to the mean norm, so
@@ -42,7 +42,9 @@ class PixelGenerator(nn.Module):
         """
         if distance not in INIT_DISTANCES:
             raise ConfigError(f"unknown init distance '{distance}'; choose one of {INIT_DISTANCES}")
-        img = torch.as_tensor(np.asarray(small_rgb, dtype=np.float32) / 255.0)
+        small = np.asarray(small_rgb)
+        scale = 255.0 if small.dtype == np.uint8 else 1.0
+        img = torch.as_tensor(small.astype(np.float32) / scale)
         pal = torch.as_tensor(np.asarray(palette, dtype=np.float32) / 255.0)
         diff = img[:, :, None, :] - pal[None, None, :, :]
         dist = diff.abs().sum(-1) if distance == "l1" else diff.norm(dim=-1)

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from diffusers.optimization import get_scheduler
 from PIL import Image
 
-from pixelart.baselines import DOWNSAMPLERS, downsample
-from pixelart.config import AUTO_PROMPT, FALLBACK_PROMPT, PARTS_MODES, WEIGHTINGS, RunConfig
+from pixelart.baselines import INIT_METHODS, initial_image
+from pixelart.config import AUTO_PROMPT, DTYPES, FALLBACK_PROMPT, PARTS_MODES, WEIGHTINGS, RunConfig
 from workbench.errors import ConfigError, ModelNotAvailableError
 from pixelart.generator import INIT_DISTANCES, RENDER_MODES, PixelGenerator
 from pixelart.guidance.sds import ScoreDistillation
@@ -83,7 +83,7 @@ def check_config(config: RunConfig) -> None:
         raise ConfigError(f"fit must be crop or pad, got '{config.fit}'")
     gen = config.generator
     for value, allowed, what in ((gen.render, RENDER_MODES, "render mode"), (gen.init_distance, INIT_DISTANCES, "init distance"),
-                                 (gen.init_method, tuple(DOWNSAMPLERS), "init method"),
+                                 (gen.init_method, INIT_METHODS, "init method"), (config.dtype, DTYPES, "dtype"),
                                  (gen.upsample, UPSAMPLE_MODES, "upsampling mode"),
                                  (config.guidance.weighting, WEIGHTINGS, "SDS weighting")):
         if value not in allowed:
@@ -101,11 +101,16 @@ def load_guidance(config: RunConfig) -> GuidanceModels:
     from pixelart.models import loading
     from workbench.hub import pick_device
 
-    device, dtype = pick_device(config.device)
+    device, _ = pick_device(config.device)
     return loading.load_guidance_models(
-        config.model, device=device, dtype=dtype, use_tiny_vae=config.tiny_vae,
+        config.model, device=device, dtype=torch_dtype(config.dtype), use_tiny_vae=config.tiny_vae,
         controlnets=config.guidance.use_controlnets,
     )
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype of one of ``DTYPES``."""
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
 
 
 def load_encoders(config: RunConfig, models: GuidanceModels) -> dict[str, SemanticEncoder]:
@@ -174,7 +179,7 @@ class PixelArtRun:
 
         # 6. Generator initialised from the downsampled photo
         torch.manual_seed(config.seed)
-        small = downsample(prepared, out, config.generator.init_method)
+        small = initial_image(prepared, out, config.generator.init_method)
         self.generator = PixelGenerator.from_image(small, palette, distance=config.generator.init_distance)
         self.generator.to(models.device)
 

@@ -41,6 +41,7 @@ RUN = dict(  # a short tiny-model run whose frames visibly move (no warm-up, a l
     width=32, height=32, colors=8, palette_file=None, prompt="a red polka-dot dress", model="tiny-sd",
     steps=STEPS, seed=0, guidance_scale=40.0, negative_prompt="", schedule="bounded_max", lr=0.2,
     warmup_steps=0, semantic_every=5, encoders=["clip", "dino"], fit="crop", controlnets=False, tiny_vae=False,
+    dtype="fp32", init_method="sdpixl", negative_zeros=False,
 )
 SETTING_NAMES = list(inspect.signature(config_from_values).parameters)
 PREVIEW = dict(width=32, height=32, colors=8, palette_file=None, fit="crop", seed=0)

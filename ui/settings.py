@@ -15,7 +15,8 @@ from typing import Any
 
 import gradio as gr
 
-from pixelart.config import AUTO_PROMPT, MetricsConfig, OptimConfig, RunConfig, SDSConfig
+from pixelart.baselines import INIT_METHODS
+from pixelart.config import AUTO_PROMPT, DTYPES, GeneratorConfig, MetricsConfig, OptimConfig, RunConfig, SDSConfig
 from workbench.errors import ConfigError
 from pixelart.guidance.schedules import SCHEDULES
 from workbench.images import FITS, OUT_SIDE_MAX, OUT_SIDE_MIN
@@ -84,7 +85,14 @@ def build_settings(models: ModelStatus) -> SettingsPanel:
             c["fit"] = gr.Radio(list(FITS), value=base.fit, label="Fit the photo by",
                                 info="crop keeps the centre; pad keeps head and feet")
             c["controlnets"] = gr.Checkbox(base.guidance.use_controlnets, label="ControlNets (canny + depth)")
-            c["tiny_vae"] = gr.Checkbox(base.tiny_vae, label="TAESD encoder (faster, approximate)")
+            c["tiny_vae"] = gr.Checkbox(base.tiny_vae, label="TAESD encoder (SD-πXL's; off: the model's VAE)")
+        with gr.Row():
+            c["dtype"] = gr.Dropdown(list(DTYPES), value=base.dtype, label="Precision",
+                                     info="fp32 is SD-πXL's; bf16 / fp16 are faster on a GPU")
+            c["init_method"] = gr.Dropdown(list(INIT_METHODS), value=base.generator.init_method,
+                                           label="Initial frame", info="sdpixl: SD-πXL's torch bilinear")
+            c["negative_zeros"] = gr.Checkbox(base.guidance.negative_zeros,
+                                              label="Empty negative prompt as zero embeddings (not SD-πXL's)")
     for name, component in c.items():  # stable handles for browser tests and custom CSS
         component.elem_id = f"px-{name.replace('_', '-')}"
     return SettingsPanel(c)
@@ -94,7 +102,8 @@ def config_from_values(
     *,
     width: Any, height: Any, colors: Any, palette_file: str | None, prompt: str | None, model: str, steps: Any,
     seed: Any, guidance_scale: Any, negative_prompt: str | None, schedule: str, lr: Any, warmup_steps: Any,
-    semantic_every: Any, encoders: list[str] | None, fit: str, controlnets: bool, tiny_vae: bool,
+    semantic_every: Any, encoders: list[str] | None, fit: str, controlnets: bool, tiny_vae: bool, dtype: str,
+    init_method: str, negative_zeros: bool,
 ) -> RunConfig:
     """A checked RunConfig from the form's values; raises UserError with a one-line reason."""
     config = RunConfig(
@@ -108,8 +117,10 @@ def config_from_values(
         seed=whole(seed, "seed"),
         fit=fit,
         tiny_vae=bool(tiny_vae),
+        dtype=dtype,
+        generator=GeneratorConfig(init_method=init_method),
         guidance=SDSConfig(guidance_scale=number(guidance_scale, "guidance scale"), schedule=schedule,
-                           use_controlnets=bool(controlnets)),
+                           use_controlnets=bool(controlnets), negative_zeros=bool(negative_zeros)),
         optim=OptimConfig(lr=number(lr, "learning rate"), warmup_steps=whole(warmup_steps, "warm-up steps")),
         metrics=MetricsConfig(encoders=tuple(encoders or ()), semantic_every=whole(semantic_every, "k")),
     )

@@ -24,7 +24,10 @@ Rules this package chose (the seed had one range per photo and one annotator):
   photos, as the seed's Table 1 did from Fig. 2; **leave-one-out** chooses it on the other N-1
   photos for each photo and scores it on the held-out one, an honest out-of-sample figure. Sweep
   grids are built from the metric series only (no labels), so they carry no label information into
-  the held-out photo.
+  the held-out photo. A threshold's grid is, at evenly spaced quantiles q, the median over runs of
+  the q-quantile of each run's running maximum (``workbench.stopping.base.quantile_grid``): it spreads
+  every typical run's stop over its steps, and one run with extreme values (a tiny d_0) cannot stretch
+  it; the report lists each grid.
 
 The package, one job per module: ``photos`` (bundles opened for evaluation), ``scoring`` (a stop
 against ranges; a strategy's stop and score matrices), ``consensus`` (several annotators and the

@@ -30,8 +30,8 @@ class EvalPhoto:
         # every working pixel shows one cell, so ||x_a - x_b||^2 = sum over cells of
         # (pixels per cell) * ||palette[a] - palette[b]||^2: the metrics' distance, 16x cheaper at 64 -> 256
         self._cell_weight = np.bincount(cells.ravel(), minlength=traj.frame_size[0] * traj.frame_size[1])
-        pal = np.asarray(traj.palette, np.float32) / np.float32(255.0)
-        self._colour_sq = np.square(pal[:, None, :] - pal[None, :, :]).sum(-1).astype(np.float64)
+        pal = np.asarray(traj.palette, np.float64) / 255.0  # float64: the scores compare small differences
+        self._colour_sq = np.square(pal[:, None, :] - pal[None, :, :]).sum(-1)
 
     def frame(self, step: int) -> np.ndarray:
         """Palette indices of a step (cached: evaluation asks for the same steps many times)."""
@@ -44,8 +44,8 @@ class EvalPhoto:
         return np.asarray(self.traj.palette)[self.frame(step)]
 
     def distance(self, a: int, b: int) -> float:
-        """||x_a - x_b||_2 at the working resolution in RGB [0, 1] (equals metrics.l2_distance of
-        metrics.art_at_working of both frames)."""
+        """||x_a - x_b||_2 at the working resolution in RGB [0, 1], in float64 (metrics.l2_distance of
+        metrics.art_at_working of both frames, without their float32 rounding)."""
         a, b = int(a), int(b)
         if a == b:
             return 0.0

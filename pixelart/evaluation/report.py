@@ -4,6 +4,7 @@ output of an evaluation in a folder (CSVs, one HTML report with every figure, pe
 from __future__ import annotations
 
 import csv
+import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -69,6 +70,35 @@ def format_table(result: ReferenceResult) -> str:
     return "\n".join(lines)
 
 
+TABLE_COLUMNS = (("strategy", "strategy"), ("param", "param"), ("hit_rate", "hit rate"),
+                 ("rel_center_error", "rel. centre err."), ("image_norm_error", "img. norm err."),
+                 ("loo_hit_rate", "LOO hit"), ("loo_rel_center_error", "LOO rel. centre"),
+                 ("loo_image_norm_error", "LOO img. norm"), ("loo_params", "LOO params"))
+
+
+def table_html(result: ReferenceResult) -> str:
+    """Table 1 as a plain HTML table: every row shown, however many (a figure has a fixed height)."""
+    def cell(key: str, value: Any) -> str:
+        if key == "param":
+            return format_param(value)
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    head = "".join(f"<th>{html.escape(title)}</th>" for _, title in TABLE_COLUMNS)
+    rows = []
+    for r in result.table():
+        note = "" if r["loo_honest"] else " (nothing chosen)"
+        cells = [cell(k, r[k]) + (note if k == "loo_params" else "") for k, _ in TABLE_COLUMNS]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    for name, why in result.skipped.items():
+        rows.append(f"<tr><td>{html.escape(name)}</td><td colspan='{len(TABLE_COLUMNS) - 1}'>not scored: "
+                    f"{html.escape(why)}</td></tr>")
+    grids = [f"{res.name}: {len(res.scores.params)} values from {format_param(res.scores.params[0])} to "
+             f"{format_param(res.scores.params[-1])}" for res in result.strategies if len(res.scores.params) > 1]
+    swept = f"<p>Sweep grids: {html.escape('; '.join(grids))}</p>" if grids else ""
+    return (f"<table border='1' cellpadding='4' style='border-collapse:collapse'><tr>{head}</tr>"
+            + "".join(rows) + "</table>" + swept)
+
+
 def write_outputs(result: Evaluation, out: Path, *, photos: bool = True) -> list[Path]:
     """CSVs, one HTML report with every figure, and per-photo frame pairs."""
     # plotly is heavy and evaluation_plots imports this package: load both only when writing a report
@@ -88,8 +118,7 @@ def write_outputs(result: Evaluation, out: Path, *, photos: bool = True) -> list
         slugs[ref.name] = slug
     for ref in result.references:
         slug = slugs[ref.name]
-        figures += [(f"table1_{slug}", plots.table_figure(ref)), (f"fig2_sweeps_{slug}", plots.sweeps_figure(ref)),
-                    (f"fig3_centers_{slug}", plots.centers_figure(ref))]
+        figures += [(f"fig2_sweeps_{slug}", plots.sweeps_figure(ref)), (f"fig3_centers_{slug}", plots.centers_figure(ref))]
         for res in ref.strategies:
             if len(res.scores.params) > 1:
                 figures.append((f"sweep_{slug}_{res.name}", plots.sweep_figure(res)))
@@ -98,7 +127,10 @@ def write_outputs(result: Evaluation, out: Path, *, photos: bool = True) -> list
                             plots.photo_curve_figure(ref, photo.bundle_id)))
     if result.agreement is not None:
         figures.append(("agreement", plots.agreement_figure(result.agreement)))
-    written.append(plots.write_report(figures, out / "report.html", title="Stopping strategies against labeled ranges"))
+    # every reference's Table 1 (each annotator's, then the consensus) together at the top
+    tables = [(f"Table 1 against {ref.name} ({len(ref.photos)} photos)", table_html(ref)) for ref in result.references]
+    written.append(plots.write_report(figures, out / "report.html", title="Stopping strategies against labeled ranges",
+                                      tables=tables))
     if photos:
         for ref in result.references:
             for res in ref.strategies:

@@ -4,9 +4,10 @@ At each step the rendered image is encoded to latents (the only differentiable p
 encoder), noised at a random timestep t, and the frozen UNet (with optional ControlNets conditioned on
 the photo) predicts the noise with and without the prompt. The SDS gradient on the latents is
 
-    grad = w(t) * (eps_hat - eps),   eps_hat = eps_uncond + s * (eps_cond - eps_uncond),   w(t) = 1 - alpha_bar_t
+    grad = w(t) * (eps_hat - eps),   eps_hat = eps_neg + s * (eps_pos - eps_neg),   w(t) = 1 - alpha_bar_t
 
-and it is injected with the surrogate loss 0.5 * ||z - stopgrad(z - grad)||^2, whose gradient with
+With s = 41 (the default) this is SD-piXL's ``(eps_pos - eps) + 40 * (eps_pos - eps_neg)``. It is
+injected with the surrogate loss 0.5 * ||z - stopgrad(z - grad)||^2, whose gradient with
 respect to z is exactly ``grad``: the UNet is never backpropagated through.
 """
 
@@ -85,15 +86,20 @@ class ScoreDistillation:
         self._encode_prompt(prompt, negative_prompt)
         self._prepare_controls(photo)
 
-    # 1. Prompt embeddings: batch [unconditional (negative), conditional], no wasted third branch
+    # 1. Prompt embeddings: batch [negative, conditional]. SD-piXL also computes a third branch
+    # (zero embeddings) that its SDS gradient never uses.
     def _encode_prompt(self, prompt: str, negative_prompt: str) -> None:
         pipe = self.models.pipe
+        zeros = self.config.negative_zeros and not negative_prompt
         with torch.no_grad():
             if self.models.spec.family == "sdxl":
+                # a negative prompt given (even "") is encoded: diffusers zeroes only a missing one
                 cond, uncond, pooled, uncond_pooled = pipe.encode_prompt(
                     prompt=prompt, device=self.device, num_images_per_prompt=1,
-                    do_classifier_free_guidance=True, negative_prompt=negative_prompt or None,
+                    do_classifier_free_guidance=True, negative_prompt=negative_prompt,
                 )
+                if zeros:
+                    uncond, uncond_pooled = torch.zeros_like(cond), torch.zeros_like(pooled)
                 h, w = self.size
                 time_ids = pipe._get_add_time_ids(
                     (h, w), (0, 0), (h, w), dtype=cond.dtype,
@@ -104,9 +110,9 @@ class ScoreDistillation:
                     "time_ids": time_ids.repeat(2, 1).to(self.dtype),
                 }
             else:
-                cond, uncond = pipe.encode_prompt(
-                    prompt, self.device, 1, True, negative_prompt=negative_prompt or None
-                )
+                cond, uncond = pipe.encode_prompt(prompt, self.device, 1, True, negative_prompt=negative_prompt)
+                if zeros:
+                    uncond = torch.zeros_like(cond)
                 self.added_cond = None
         self.text_embeddings = torch.cat([uncond, cond]).to(self.dtype)
 

@@ -94,10 +94,21 @@ def first_above(values: np.ndarray, threshold: float) -> int | None:
 
 
 def quantile_grid(runs: Sequence[Series], key: str, points: int) -> np.ndarray:
-    """Evenly spaced values between the 1st and 99th percentile of a metric over all runs."""
-    values = np.concatenate([np.asarray(r[key], dtype=np.float64) for r in runs if key in r] or [np.array([])])
-    values = values[np.isfinite(values)]
-    if values.size == 0:
+    """Thresholds that spread each run's stop over its steps, robust to a run with extreme values.
+
+    A threshold rule stops where the running maximum of its metric first exceeds ε, so the ε that
+    stops a run a fraction q into it is the q-quantile of that running maximum. The grid is, for
+    ``points`` evenly spaced q, the median over runs of these quantiles: one run with a tiny d_0 (rates
+    of several hundred) moves a median little, where the percentiles of all runs' values pooled
+    followed it and left most runs stopping at step 0.
+    """
+    levels = np.linspace(0.0, 1.0, points)
+    per_run = []
+    for run in runs:
+        values = np.asarray(run.get(key, []), dtype=np.float64)
+        values = values[np.isfinite(values)]
+        if values.size:
+            per_run.append(np.quantile(np.maximum.accumulate(values), levels))
+    if not per_run:
         return np.array([])
-    lo, hi = np.percentile(values, [1, 99])
-    return np.unique(np.linspace(lo, hi, points))
+    return np.unique(np.median(np.stack(per_run), axis=0))

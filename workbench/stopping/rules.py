@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Sequence
 
 import numpy as np
@@ -29,7 +30,7 @@ class FixedStep(StoppingStrategy):
     needs = ("norm",)
 
     def check(self, series: Series, *, final: bool = False) -> StopDecision | None:
-        n = int(round(self.param))
+        n = math.floor(self.param)  # the step whose frame a non-integer N falls in, as the step index is
         if length(series) - 1 >= n:
             return self._decision(n, f"reached step {n}")
         return None
