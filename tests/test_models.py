@@ -263,12 +263,14 @@ def test_unknown_hub_id_fails_fast_with_instructions(empty_hf_cache: Path) -> No
 def test_registry_model_found_in_hub_cache(empty_hf_cache: Path) -> None:
     """A snapshot laid out like the hub cache is used by name (tiny weights standing in for SD 1.5)."""
     spec = DIFFUSION_MODELS["sd15"]
-    assert missing_models(["sd15"]) == {"sd15": [spec.repo_id]}
+    assert missing_models(["sd15"]) == {"sd15": [spec.repo_id, spec.tiny_vae_id]}  # TAESD: the default encoder
+    assert missing_models(["sd15"], include_tiny_vae=False) == {"sd15": [spec.repo_id]}
     tiny_sd = load_guidance_models("tiny-sd", device="cpu", dtype=F32)
     staging = empty_hf_cache.parent / "staging"
     tiny_sd.pipe.save_pretrained(staging, variant=spec.variant)  # only "fp16"-named files, as downloaded
     snapshot = _fake_hub_snapshot(empty_hf_cache, spec.repo_id, staging)
-    assert missing_models(["sd15"]) == {}
+    assert missing_models(["sd15"], include_tiny_vae=False) == {}
+    assert missing_models(["sd15"]) == {"sd15": [spec.tiny_vae_id]}
     assert resolve_local(spec.repo_id, kind="pipeline", name="sd15") == snapshot
     try:
         models = load_guidance_models("sd15", device="cpu", dtype=F32)
@@ -332,7 +334,7 @@ def test_missing_models_is_quick_and_ignores_tiny(empty_hf_cache: Path) -> None:
     missing = missing_models(names)
     assert time.monotonic() - start < 1.0
     assert set(missing) == {"sdxl", "sdxl-nocontrol", "sd15", "clip", "dino", "blip", "clothes"}
-    assert missing["sdxl"] == DIFFUSION_MODELS["sdxl"].all_repo_ids
+    assert missing["sdxl"] == [*DIFFUSION_MODELS["sdxl"].all_repo_ids, DIFFUSION_MODELS["sdxl"].tiny_vae_id]
     with pytest.raises(ConfigError):
         missing_models(["nope"])
 

@@ -331,8 +331,9 @@ def required_repo_ids(name: str, *, include_tiny_vae: bool = False) -> list[tupl
     raise ConfigError(f"unknown model '{name}'; choose one of: {', '.join(known)}")
 
 
-def missing_models(names: list[str], *, include_tiny_vae: bool = False) -> dict[str, list[str]]:
-    """Registry entries whose weights are not in the local cache: {name: [missing repo ids]}.
+def missing_models(names: list[str], *, include_tiny_vae: bool = True) -> dict[str, list[str]]:
+    """Registry entries whose weights are not in the local cache: {name: [missing repo ids]}; the
+    model's TAESD counts (the default encoder, as SD-πXL's) unless ``include_tiny_vae`` is False.
 
     File checks only (no network, no loading). Tiny entries are never missing: they are built on use.
     Entries with nothing missing are left out.
