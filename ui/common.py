@@ -11,6 +11,7 @@ from workbench.export import upscale, upscale_factor
 from ui.session import Session, SessionStore
 
 LIGHT = dict(concurrency_limit=None)  # scrubbing, labelling and friends never wait behind each other
+UPLOAD_HEIGHT = 150  # upload boxes: tall enough for the icon and "Click to Upload" (90-110 px clipped them)
 DISPLAY_LONG_SIDE = 512  # pixel art is shown upscaled with nearest neighbour to at least this size
 
 

@@ -30,9 +30,19 @@ CSS = """
 .pixel-art img { image-rendering: pixelated; image-rendering: crisp-edges; }
 .px-progress { position: relative; height: 1.9em; border-radius: 6px; overflow: hidden;
                background: var(--block-background-fill); border: 1px solid var(--border-color-primary); }
-.px-progress .px-bar { position: absolute; inset: 0 auto 0 0; background: var(--color-accent-soft);
+.px-progress .px-bar { position: absolute; inset: 0 auto 0 0; background: var(--color-accent); opacity: 0.35;
                        transition: width 0.2s linear; }
-.px-progress.px-failed .px-bar { background: #f8d7da; }
+.px-progress.px-failed .px-bar { background: #dc3545; }
+/* upload boxes: room for the icon and "Click to Upload" whatever height a tab asked for */
+button.upload-container { height: auto !important; min-height: 140px; }
+/* Stop is red only while its tab's run is waiting, preparing or going */
+.tabitem button[id$="-stop"] { background: var(--button-secondary-background-fill) !important;
+                               color: var(--button-secondary-text-color) !important;
+                               border-color: var(--button-secondary-border-color) !important; }
+.tabitem:has(.px-progress[data-state="running"], .px-progress[data-state="preparing"],
+             .px-progress[data-state="waiting"]) button[id$="-stop"] {
+    background: var(--button-cancel-background-fill) !important; color: var(--button-cancel-text-color) !important;
+    border-color: var(--button-cancel-border-color) !important; }
 .px-progress .px-text { position: relative; padding: 0 0.6em; line-height: 1.9em; font-size: 0.9em; }
 """
 

@@ -1,4 +1,6 @@
-"""Messages to the person: one line in the tab's message area and a toast, never a stack trace.
+"""Messages to the person: one line on the page next to what it is about, never a stack trace.
+
+No toasts: they fade before they are read and cover the pictures; the message area keeps the text.
 
 User errors are ``UserError``s whose text already says what was wrong and what to do. Anything
 else is a bug: it is logged with its traceback on the server and shown as a short internal error, and
@@ -8,8 +10,6 @@ the server keeps serving either way.
 from __future__ import annotations
 
 import logging
-
-import gradio as gr
 
 from workbench.errors import UserError
 
@@ -25,11 +25,10 @@ def describe(exc: BaseException, doing: str) -> str:
 
 
 def warn(text: str) -> str:
-    """Show ``text`` as a warning toast and return it as the message area's Markdown."""
-    gr.Warning(text)
+    """``text`` as a warning in a message area's Markdown."""
     return f"⚠️ {text}"
 
 
 def fail(exc: BaseException, doing: str) -> str:
-    """Warn about an exception; returns the Markdown for the message area."""
+    """An exception as a warning; returns the Markdown for the message area."""
     return warn(describe(exc, doing))

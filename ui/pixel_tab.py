@@ -13,6 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from ui.common import UPLOAD_HEIGHT
 from ui.models import ModelStatus
 from ui.pixel_actions import MAX_PHOTO_PIXELS, PhotoView, PixelArtActions, PixelArtBackend
 from ui.run_panel import build_run_panel
@@ -28,7 +29,8 @@ def build_pixel_tab(
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
             photo_file = gr.File(label=f"Photo (JPEG, PNG, WebP, …; up to {MAX_PHOTO_PIXELS // 1_000_000} megapixels)",
-                                 type="filepath", height=110, elem_id="px-photo-upload")
+                                 type="filepath", height=UPLOAD_HEIGHT, elem_id="px-photo-upload")
+            photo_message = gr.Markdown(elem_id="px-photo-message")  # what is wrong with the photo, under it
             if examples:
                 gr.Examples([[str(p)] for p in examples], inputs=[photo_file], label="Example photos")
             preview = gr.Image(label="Classical pixelization (preview)", interactive=False, format="png",
@@ -36,21 +38,23 @@ def build_pixel_tab(
             settings = build_settings(models)
             with gr.Row():
                 run_btn = gr.Button("Run", variant="primary", elem_id="px-run")
-                stop_btn = gr.Button("Stop", variant="stop", elem_id="px-stop")
+                # not red while nothing runs (the app's CSS colours it while a run is going)
+                stop_btn = gr.Button("Stop", variant="secondary", elem_id="px-stop", elem_classes=["run-stop"])
+            run_message = gr.Markdown(elem_id="px-run-message")  # why Run was refused, under it
             with gr.Accordion("Models", open=models.anything_missing):
                 gr.Markdown(models.markdown())
         with gr.Column(scale=3, min_width=420):
             panel = build_run_panel(sessions, PixelArtBackend(), settings.names, settings.inputs, run_btn, stop_btn,
-                                    upload_limit=upload_limit)
+                                    upload_limit=upload_limit, run_message=run_message)
 
-    viewer, message = panel.ui.viewer, panel.ui.message
-    actions = PixelArtActions(sessions, PhotoView(viewer=viewer, message=message, preview=preview))
+    viewer = panel.ui.viewer
+    actions = PixelArtActions(sessions, PhotoView(viewer=viewer, message=photo_message, preview=preview))
     preview_inputs = settings.subset(PREVIEW_KEYS)
-    photo_file.change(actions.on_photo, [photo_file, *preview_inputs], [preview, viewer.photo, message],
+    photo_file.change(actions.on_photo, [photo_file, *preview_inputs], [preview, viewer.photo, photo_message],
                       api_name="photo", trigger_mode="always_last")
     for key in PREVIEW_KEYS:
         component = settings.components[key]
         event = component.release if isinstance(component, gr.Slider) else component.change
-        event(actions.preview, preview_inputs, [preview, viewer.photo, message],
+        event(actions.preview, preview_inputs, [preview, viewer.photo, photo_message],
               api_name="preview" if key == PREVIEW_KEYS[0] else False, trigger_mode="always_last")
     return actions

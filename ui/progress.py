@@ -7,9 +7,14 @@ import time
 from typing import Callable
 
 UPDATE_INTERVAL_S = 0.25  # at most 4 UI updates a second while a run streams
+# The chart at most every 8 s: a browser redraws it in 100-300 ms of main-thread work (an image in a few
+# ms), which at 4 a second froze the page and delayed Stop by seconds (bench/bench_live_updates.py).
+CHART_INTERVAL_S = 8.0
+CHART_EVERY = 30  # ... and at most with every 30th live update, however slowly updates come
 
 _STATE_LABELS = {
     "waiting": "waiting for the GPU queue",
+    "cancelled": "cancelled: the queued run will not start",
     "preparing": "preparing: palette, prompt and models (loaded once per process)",
     "running": "running",
     "stopped": "stopped: the steps made so far are kept",

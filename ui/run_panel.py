@@ -30,24 +30,26 @@ import gradio as gr
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.export import safe_stem, save_animation, save_step
+from workbench.export import (ANIMATION_FRAMES, ANIMATION_MAX_FRAMES, ANIMATION_SECONDS, safe_stem, save_animation,
+                              save_step)
 from workbench.loop import RunLoop
 from workbench.records import RunStart, StepRecord
 from workbench.stopping import StrategySet
 from workbench.trajectory import Trajectory
-from ui.common import LIGHT, SessionActions
+from ui.common import LIGHT, UPLOAD_HEIGHT, SessionActions
 from ui.feedback import describe, fail, warn
-from ui.progress import Throttle, progress_html
+from ui.progress import CHART_EVERY, CHART_INTERVAL_S, Throttle, progress_html
 from ui import runner
 from ui.runner import RunRequest
 from ui.session import IDLE, QUEUED, RUNNING, RunState, Session, SessionStore
 from ui.settings import number
-from ui.viewer import Viewer, build_viewer, clamp_step, slider_update, step_caption, view_step
+from ui.viewer import Viewer, art_image, build_viewer, clamp_step, slider_update, step_caption, view_step
 
 NO_TRAJECTORY = "no trajectory yet: run one or open a bundle"
 GPU_QUEUE = "gpu"  # one queue for every back end's runs, one run at a time
 EXPORT_QUEUE = "export"  # GIF / MP4 encoding is CPU-heavy: two at a time
 ANIMATION_FORMATS = ("gif", "mp4")
+LIVE_MAX_POINTS = 300  # per curve while a run streams: each live redraw must stay cheap for the browser
 
 
 class PanelBackend(Protocol):
@@ -81,6 +83,7 @@ class PanelView:
     notes: gr.Markdown
     viewer: Viewer
     message: gr.Markdown
+    bundle_message: gr.Markdown | None = None  # under the bundle upload: what was wrong with the file
 
     @property
     def outputs(self) -> list[gr.components.Component]:
@@ -97,31 +100,52 @@ class RunPanel(SessionActions):
         self.backend = backend
         self.setting_names = setting_names
         self.ui = ui
+        self._refusals: dict[str | None, str] = {}  # why Run was refused, per session, until shown
 
     def state(self, request: gr.Request | None) -> RunState:
         """This panel's state in the caller's session."""
         return self.session(request).panel(self.backend.key)
 
     # -- the run ------------------------------------------------------------------------------------
-    def start_run(self, request: gr.Request, *values: Any) -> tuple[str, str, str]:
+    def start_run(self, request: gr.Request, *values: Any) -> str:
         """Check the inputs and settings at once (before waiting for the GPU) and keep them for the
-        queued run; returns (progress, message, the run's token)."""
+        queued run; returns the run's token (``waiting`` then shows it queued)."""
         session = self.session(request)
         state = session.panel(self.backend.key)
         if state.run_state == RUNNING:
-            raise gr.Error("a run is going in this session: stop it first" if not state.stop_requested
-                           else "the run is stopping: press Run again in a moment", print_exception=False)
+            self._refuse(request, "a run is going in this session: stop it first" if not state.stop_requested
+                         else "the run is stopping: press Run again in a moment")
         if state.run_state == QUEUED and not state.stop_requested:
-            raise gr.Error("a run of this session is already waiting for the GPU: press Stop to cancel it first",
-                           print_exception=False)
+            self._refuse(request, "a run of this session is already waiting for the GPU: press Stop to cancel it first")
         try:
             pending = self.backend.request(session, dict(zip(self.setting_names, values, strict=True)))
         except Exception as exc:
-            raise gr.Error(describe(exc, "checking the inputs and settings"), print_exception=False) from None
+            self._refuse(request, describe(exc, "checking the inputs and settings"))
+        self._refusals.pop(getattr(request, "session_hash", None), None)
         token = uuid.uuid4().hex
         state.pending = pending
         state.run_state, state.stop_requested = QUEUED, False
-        return progress_html("waiting", 0, pending.total), "", token
+        return token
+
+    def waiting(self, request: gr.Request) -> dict:
+        """The progress bar of a run just queued (unless the GPU queue took it already), the messages
+        cleared."""
+        state, ui = self.state(request), self.ui
+        out: dict = {ui.message: ""}
+        if state.pending is not None and state.run_state == QUEUED:
+            out[ui.progress] = progress_html("waiting", 0, state.pending.total)
+        return out
+
+    def _refuse(self, request: gr.Request, text: str) -> None:
+        """Refuse the Run press: API clients get the error; the page shows it once, under Run (no toast,
+        which fades), through ``refusal``."""
+        self._refusals[getattr(request, "session_hash", None)] = text
+        raise gr.Error(text, visible=False, print_exception=False)
+
+    def refusal(self, request: gr.Request) -> str:
+        """Why this session's last Run press was refused, as the message under Run."""
+        text = self._refusals.pop(getattr(request, "session_hash", None), "")
+        return f"⚠️ {text}" if text else ""
 
     def stream_run(self, token: str | None, request: gr.Request) -> Iterator[dict]:
         """Run the pending run, streaming at most one update per ``UPDATE_INTERVAL_S``; ``token``: the
@@ -147,7 +171,9 @@ class RunPanel(SessionActions):
         run_state, message, record, started = "finished", "", None, time.monotonic()
         yield {ui.progress: progress_html("preparing", 0, pending.total)}
         try:
-            throttle = Throttle()
+            # the run's start sends the chart; live updates then add it every CHART_EVERY-th time at most
+            throttle, chart_throttle, since_chart = Throttle(), Throttle(CHART_INTERVAL_S), 0
+            chart_throttle.due()
             loop = RunLoop(runner.run_records(pending), should_stop=lambda: state.stop_requested)
             for item in loop:
                 if isinstance(item, RunStart):
@@ -158,7 +184,10 @@ class RunPanel(SessionActions):
                     if throttle.due():
                         progress = progress_html("running", record.step, record.total, record.elapsed_s,
                                                  record.status)
-                        yield self._view(state, progress, live=True)
+                        # the chart at most every CHART_EVERY updates and CHART_INTERVAL_S seconds
+                        chart = since_chart >= CHART_EVERY and chart_throttle.due()
+                        since_chart = 0 if chart else since_chart + 1
+                        yield self._view(state, progress, live=True, chart=chart)
             if state.stop_requested:
                 run_state = "stopped"
         except Exception as exc:  # a failed run keeps the steps it made
@@ -166,8 +195,17 @@ class RunPanel(SessionActions):
         finally:
             state.run_state = IDLE
         step = record.step if record is not None else 0
-        elapsed = record.elapsed_s if record is not None else time.monotonic() - started
+        elapsed = time.monotonic() - started  # preparing (models, palette, prompt) included
+        if run_state == "stopped":  # said at once, before the browser redraws the full chart: Stop registered
+            yield {ui.progress: progress_html(run_state, step, pending.total, elapsed)}
         yield self._view(state, progress_html(run_state, step, pending.total, elapsed), message=message)
+
+    def stop_progress(self, request: gr.Request) -> Any:
+        """The progress bar after Stop: a cancelled queued run says so at once (it no longer waits)."""
+        state = self.state(request)
+        if state.run_state == QUEUED and state.stop_requested:
+            return progress_html("cancelled")
+        return gr.skip()
 
     def stop(self, request: gr.Request) -> str:
         """Ask the panel's run to stop after its current step (what it made is kept), or cancel a run
@@ -225,8 +263,10 @@ class RunPanel(SessionActions):
             view = self._step_view(state, decision.step)
         except Exception as exc:
             return {ui.message: fail(exc, "finding the stopping step")}
-        where = "stops" if decision.fired else "never fires; showing the last step"
-        text = f"**{label}** {where}: step {decision.step} ({decision.reason})"
+        if decision.fired:
+            text = f"**{label}** stops at step {decision.step} ({decision.reason})"
+        else:
+            text = f"**{label}** never fires in this run: showing its last step, {decision.step}"
         return {ui.viewer.slider: gr.update(value=decision.step), **view, ui.message: text}
 
     # -- files --------------------------------------------------------------------------------------
@@ -245,8 +285,10 @@ class RunPanel(SessionActions):
         kinds = "PNG, upscaled PNG and palette" if trajectory.palette is not None else "PNG"
         return [str(p) for p in paths], f"step {step}: {kinds} ready below"
 
-    def export_run(self, animation: str, request: gr.Request) -> tuple[Any, str]:
-        """The trajectory bundle and an animation (GIF or MP4) of the steps recorded so far."""
+    def export_run(self, animation: str, frames: float | None = ANIMATION_FRAMES, seconds: float | None = ANIMATION_SECONDS,
+                   request: gr.Request = None, progress: gr.Progress = gr.Progress()) -> tuple[Any, str]:
+        """The trajectory bundle and an animation (GIF or MP4) of at most ``frames`` evenly spaced
+        recorded steps playing in ``seconds``, with a progress bar counting the frames drawn."""
         session = self.session(request)
         trajectory = _shown(session.panel(self.backend.key))
         if trajectory is None:
@@ -254,46 +296,71 @@ class RunPanel(SessionActions):
         try:
             if animation not in ANIMATION_FORMATS:
                 raise ConfigError(f"animation format must be one of {', '.join(ANIMATION_FORMATS)}, not {animation!r}")
+            count = int(number(frames if frames is not None else ANIMATION_FRAMES, "animation frames"))
+            duration = number(seconds if seconds is not None else ANIMATION_SECONDS, "animation seconds")
             folder, stem = session.subfolder("exports"), self.backend.stem(trajectory)
-            paths = [trajectory.save(folder / f"{stem}.bundle"), save_animation(trajectory, folder / f"{stem}.{animation}")]
+            progress(0.0, desc="writing the bundle")
+            bundle = trajectory.save(folder / f"{stem}.bundle")
+            movie = save_animation(trajectory, folder / f"{stem}.{animation}", max_frames=count, seconds=duration,
+                                   on_frame=lambda done, total: progress(done / total, desc=f"frame {done} of {total}"))
         except Exception as exc:
             return None, fail(exc, "writing the trajectory files")
-        return [str(p) for p in paths], f"{len(trajectory)} steps: bundle and {animation.upper()} ready below"
+        shown = min(count, trajectory.num_frames)
+        return [str(bundle), str(movie)], (f"{len(trajectory)} steps: bundle and a {shown}-frame {animation.upper()} "
+                                           "ready below")
 
     def load_bundle(self, path: str | None, request: gr.Request) -> dict:
         """Open a saved trajectory bundle (CLI or another session) to scrub it; no model is loaded."""
         session, ui = self.session(request), self.ui
         state = session.panel(self.backend.key)
+        said = ui.bundle_message or ui.message  # what is wrong with the file is said next to it
         if not path:
             return gr.skip()
         if state.running:
-            return {ui.message: warn("a run is going in this session: stop it before opening a bundle")}
-        # The upload may be cleaned from gradio's cache; frames are read lazily, so keep our own copy.
-        local = session.subfolder("bundles") / f"{uuid.uuid4().hex}.bundle"
+            return {said: f"⚠️ a run is going in this session: stop it before opening {Path(path).name}"}
+        # The upload may be cleaned from gradio's cache; frames are read lazily, so keep our own copy,
+        # under the person's own file name so that what the bundle reader says names their file.
+        name = Path(path).name
+        copies = session.subfolder("bundles")
+        local = copies / uuid.uuid4().hex / name
         try:
+            local.parent.mkdir(parents=True)
             shutil.copyfile(path, local)
             trajectory = Trajectory.load(local)
             if not len(trajectory):
-                raise ConfigError(f"{Path(path).name} holds no steps")
+                raise ConfigError(f"{name} holds no steps")
             trajectory.frame(len(trajectory) - 1)  # damaged frame data is refused now, not at the first view
         except Exception as exc:
-            local.unlink(missing_ok=True)
-            return {ui.message: fail(exc, "opening the bundle").replace(local.name, Path(path).name)}
-        state.set_trajectory(trajectory, self.backend.bundle_notes(trajectory, Path(path).name), bundle_copy=local)
+            shutil.rmtree(local.parent, ignore_errors=True)
+            return {said: f"⚠️ {describe(exc, 'opening the bundle')}"}
+        state.set_trajectory(trajectory, self.backend.bundle_notes(trajectory, name), bundle_copy=local)
+        for folder in copies.iterdir():  # the folders of copies deleted since (an earlier bundle's, a run's)
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
         n = len(trajectory)
-        return self._view(state, progress_html("loaded", n - 1, n - 1), photo=trajectory.input_image)
+        out = self._view(state, progress_html("loaded", n - 1, n - 1), photo=trajectory.input_image)
+        out.pop(ui.message, None)
+        out[said] = ""
+        return out
 
     # -- helpers ------------------------------------------------------------------------------------
-    def _step_view(self, state: RunState, step: int) -> dict:
-        art, chart, caption = view_step(state.trajectory, step, state.chart_cache, self.backend.strategies,
-                                        params=state.stop_params, x_max=state.x_max, final=not state.running)
+    def _step_view(self, state: RunState, step: int, *, chart: bool = True) -> dict:
+        """The frame, chart and caption at a step; ``chart=False``: the chart stays as it is."""
         v = self.ui.viewer
-        return {v.art: art, v.chart: chart, v.caption: caption}
+        if not chart:
+            trajectory = state.trajectory
+            return {v.art: art_image(trajectory, step), v.caption: step_caption(trajectory, step)}
+        art, figure, caption = view_step(state.trajectory, step, state.chart_cache, self.backend.strategies,
+                                         params=state.stop_params, x_max=state.x_max, final=not state.running,
+                                         max_points=LIVE_MAX_POINTS if state.running else None)
+        return {v.art: art, v.chart: figure, v.caption: caption}
 
     def _view(self, state: RunState, progress: str, *, photo: Any = None, message: str = "",
-              live: bool = False) -> dict:
+              live: bool = False, chart: bool = True) -> dict:
         """Every viewer output for the panel's trajectory; ``live``: a running update, which leaves
-        the notes and message alone and, while the person looks at another step, their picture too."""
+        the notes and message alone and, while the person looks at another step, their picture too;
+        ``chart=False``: the chart is left as it is (a browser redraws it in far more time than an image,
+        so a run sends it less often than its frames)."""
         ui = self.ui
         out: dict = {ui.progress: progress}
         if photo is not None:
@@ -306,13 +373,14 @@ class RunPanel(SessionActions):
         if state.follow:
             state.selected = len(trajectory) - 1
             try:
-                out.update(self._step_view(state, state.selected))
+                out.update(self._step_view(state, state.selected, chart=chart))
             except Exception as exc:
                 out[ui.message] = fail(exc, f"showing step {state.selected}")
-        else:  # the person looks at another step: only the chart grows (no frame decoded to be thrown away)
-            chart = state.chart_cache.chart_for(trajectory, self.backend.strategies, params=state.stop_params,
-                                                x_max=state.x_max, final=not state.running)
-            out[ui.viewer.chart] = chart.figure(state.selected)
+        elif chart:  # the person looks at another step: only the chart grows (no frame decoded to be thrown away)
+            built = state.chart_cache.chart_for(trajectory, self.backend.strategies, params=state.stop_params,
+                                                x_max=state.x_max, final=not state.running,
+                                                **({"max_points": LIVE_MAX_POINTS} if state.running else {}))
+            out[ui.viewer.chart] = built.figure(state.selected)
             if not live:
                 out[ui.viewer.caption] = step_caption(trajectory, state.selected)
         out[ui.viewer.slider] = slider_update(trajectory, state.selected if state.follow else None)
@@ -326,10 +394,11 @@ def default_stem(trajectory: Trajectory, fallback: str) -> str:
 
 def build_run_panel(
     sessions: SessionStore, backend: PanelBackend, setting_names: list[str], setting_inputs: list,
-    run_btn: gr.Button, stop_btn: gr.Button, *, upload_limit: str,
+    run_btn: gr.Button, stop_btn: gr.Button, *, upload_limit: str, run_message: gr.Markdown | None = None,
 ) -> RunPanel:
     """Lay out the panel inside the current column (message, progress, notes, viewer, strategies,
-    downloads, bundle upload) and wire it to the tab's Run and Stop buttons; returns the handlers."""
+    downloads, bundle upload) and wire it to the tab's Run and Stop buttons; returns the handlers.
+    ``run_message``: where a refused Run press says why (the tab's, next to Run; else the panel's message)."""
     key, api = backend.key, backend.api_prefix
     strategies = backend.strategies
     message = gr.Markdown(elem_id=f"{key}-message")
@@ -346,31 +415,46 @@ def build_run_panel(
             step_label = "This step: PNG, upscaled PNG, .hex" if key == "px" else "This step: PNG"
             step_btn = gr.Button(step_label, elem_id=f"{key}-dl-step")
             animation = gr.Radio(list(ANIMATION_FORMATS), value="gif", label="Animation", scale=1)
+            frames = gr.Number(ANIMATION_FRAMES, precision=0, minimum=1, maximum=ANIMATION_MAX_FRAMES, scale=1,
+                               label=f"Frames (up to {ANIMATION_MAX_FRAMES}, evenly spaced)",
+                               elem_id=f"{key}-anim-frames")
+            seconds = gr.Number(ANIMATION_SECONDS, minimum=0.5, maximum=600, scale=1, label="Seconds to play",
+                                elem_id=f"{key}-anim-seconds")
             run_dl_btn = gr.Button("The run: bundle + animation", elem_id=f"{key}-dl-run")
         files = gr.File(label="Downloads", file_count="multiple", interactive=False, height=140,
                         elem_id=f"{key}-files")
     bundle_file = gr.File(label=f"Open a trajectory bundle (.bundle, up to {upload_limit}) saved earlier",
-                          type="filepath", height=90, elem_id=f"{key}-bundle")
+                          type="filepath", height=UPLOAD_HEIGHT, elem_id=f"{key}-bundle")
+    bundle_message = gr.Markdown(elem_id=f"{key}-bundle-message")
     run_token = gr.State(None)  # ties a queued run to the Run press that made it
 
-    ui = PanelView(progress=progress, notes=notes, viewer=viewer, message=message)
+    ui = PanelView(progress=progress, notes=notes, viewer=viewer, message=message, bundle_message=bundle_message)
     panel = RunPanel(sessions, backend, setting_names, ui)
     view = ui.outputs
-    run_btn.click(panel.start_run, setting_inputs, [progress, message, run_token], api_name=f"{api}start_run",
-                  **LIGHT).success(
+    refused_in = run_message or message
+    # Only the token is its output: a refused press says why under Run, not as an "Error" pill over an output
+    pressed = run_btn.click(panel.start_run, setting_inputs, [run_token], api_name=f"{api}start_run",
+                            show_progress="hidden", **LIGHT)
+    pressed.success(panel.waiting, None, [progress, message], api_name=False, show_progress="hidden", **LIGHT)
+    pressed.success(
         panel.stream_run, [run_token], view, api_name=f"{api}run", concurrency_limit=1, concurrency_id=GPU_QUEUE,
         show_progress="minimal", show_progress_on=[progress],
     )
-    stop_btn.click(panel.stop, None, [message], api_name=f"{api}stop", **LIGHT)
+    pressed.failure(panel.refusal, None, [refused_in], api_name=False, show_progress="hidden", **LIGHT)
+    if run_message is not None:
+        pressed.success(lambda: "", None, [run_message], api_name=False, show_progress="hidden", **LIGHT)
+    stop_btn.click(panel.stop, None, [message], api_name=f"{api}stop", **LIGHT).then(
+        panel.stop_progress, None, [progress], api_name=False, show_progress="hidden", **LIGHT)
     viewer.slider.input(panel.scrub, [viewer.slider], viewer.step_outputs, api_name=f"{api}scrub",
                         trigger_mode="always_last", show_progress="hidden", **LIGHT)
     strategy.change(panel.strategy_changed, [strategy], [param], api_name=False, **LIGHT)
     jump_btn.click(panel.jump, [strategy, param], [viewer.slider, *viewer.step_outputs, message],
                    api_name=f"{api}jump", show_progress="hidden", **LIGHT)
     step_btn.click(panel.export_step, [viewer.slider], [files, message], api_name=f"{api}export_step", **LIGHT)
-    run_dl_btn.click(panel.export_run, [animation], [files, message], api_name=f"{api}export_run",
-                     concurrency_limit=2, concurrency_id=EXPORT_QUEUE)
-    bundle_file.upload(panel.load_bundle, [bundle_file], view, api_name=f"{api}load_bundle")
+    run_dl_btn.click(panel.export_run, [animation, frames, seconds], [files, message], api_name=f"{api}export_run",
+                     concurrency_limit=2, concurrency_id=EXPORT_QUEUE, show_progress_on=[files])
+    # the bundle's own message takes the panel message's place: the API's outputs keep their order
+    bundle_file.upload(panel.load_bundle, [bundle_file], [*view[:-1], bundle_message], api_name=f"{api}load_bundle")
     return panel
 
 

@@ -101,13 +101,15 @@ def view_step(
     x_max: int | None = None,
     show_stops: bool = True,
     final: bool = True,
+    max_points: int | None = None,
 ) -> tuple[Image.Image, go.Figure, str]:
     """What the viewer shows at a step: (frame image, chart with the step marked, caption);
-    ``final=False`` while the trajectory's run is still going (see ``ChartCache.chart_for``)."""
+    ``final=False`` while the trajectory's run is still going, ``max_points`` per curve (None: the
+    chart's default; see ``ChartCache.chart_for``)."""
     step = clamp_step(trajectory, step)
     art = art_image(trajectory, step)  # first: a damaged frame raises before anything else is built
     chart = cache.chart_for(trajectory, strategies, params=params, ranges=ranges, x_max=x_max, show_stops=show_stops,
-                            final=final)
+                            final=final, **({"max_points": max_points} if max_points is not None else {}))
     return art, chart.figure(step), step_caption(trajectory, step)
 
 
