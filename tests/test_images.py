@@ -138,7 +138,9 @@ def test_photo_smaller_than_output():
     assert "\n" not in message
     assert message.startswith("photo is 40×30 pixels")
     assert "smaller than the 64×64 pixel-art output" in message
-    assert "use a larger photo or a smaller output size" in message
+    assert "use a photo of at least 64×64 pixels or an output of at most 30×30 pixels" in message
+    with pytest.raises(ImageInputError, match=r"at least 64×64 pixels \(even the smallest output, 16×16, needs 16"):
+        prepare_photo(noise(4, 4), (64, 64), (256, 256))
 
 
 def test_photo_too_small_only_after_crop():

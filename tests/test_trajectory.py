@@ -100,7 +100,11 @@ def test_save_is_atomic_when_interrupted(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "content, message",
-    [(b"", "not a readable"), (b"hello", "not a readable"), (None, "does not exist")],
+    [(b"", r"bad.bundle is empty \(0 bytes\)$"), (b"hello", r"bad.bundle is not a bundle \(not a zip archive\)$"),
+     (b"\x89PNG\r\n\x1a\n" + bytes(50), "bad.bundle is a PNG image, not a bundle$"),
+     (b"\xff\xd8\xff\xe0" + bytes(50), "bad.bundle is a JPEG image, not a bundle$"),
+     (b"PK\x03\x04" + bytes(96), r"bad.bundle is truncated at 100 bytes \(its zip end record is missing\)"),
+     (None, "does not exist")],
 )
 def test_bad_bundles_are_refused(tmp_path, content, message):
     path = tmp_path / "bad.bundle"

@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 
 from pixelart.baselines import classical_pixel_art
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, ImageInputError
 from pixelart.stopping import PIXELART_STRATEGIES
 from workbench.images import load_photo, prepare_photo
 from workbench.palette import read_hex
@@ -47,8 +47,13 @@ class PixelArtBackend:
         if photo is None:
             raise ConfigError("upload a photo (or pick an example) first")
         config = config_from_values(**values)
-        # the photo must cover the output once cropped or padded (the run's own check, at once)
-        prepare_photo(photo, config.size, config.size, fit=config.fit)
+        # the photo must cover the output once cropped or padded (the run's own check, at once); what
+        # would work is said once, under the photo (the preview's message), not again under Run
+        try:
+            prepare_photo(photo, config.size, config.size, fit=config.fit)
+        except ImageInputError as exc:
+            exc.page_text = "the photo is too small for this output: see the message under the photo"
+            raise
         return RunRequest("pixelart", (photo,), config, config.steps, {"photo_name": photo_name})
 
     def start_notes(self, start: RunStart) -> list[str]:

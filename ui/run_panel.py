@@ -120,7 +120,8 @@ class RunPanel(SessionActions):
         try:
             pending = self.backend.request(session, dict(zip(self.setting_names, values, strict=True)))
         except Exception as exc:
-            self._refuse(request, describe(exc, "checking the inputs and settings"))
+            # ``page_text``: the reason is on the page already, next to its cause; Run only points to it
+            self._refuse(request, describe(exc, "checking the inputs and settings"), getattr(exc, "page_text", None))
         self._refusals.pop(getattr(request, "session_hash", None), None)
         token = uuid.uuid4().hex
         state.pending = pending
@@ -136,10 +137,10 @@ class RunPanel(SessionActions):
             out[ui.progress] = progress_html("waiting", 0, state.pending.total)
         return out
 
-    def _refuse(self, request: gr.Request, text: str) -> None:
-        """Refuse the Run press: API clients get the error; the page shows it once, under Run (no toast,
-        which fades), through ``refusal``."""
-        self._refusals[getattr(request, "session_hash", None)] = text
+    def _refuse(self, request: gr.Request, text: str, page_text: str | None = None) -> None:
+        """Refuse the Run press: API clients get the error; the page shows it (or ``page_text``) once,
+        under Run (no toast, which fades), through ``refusal``."""
+        self._refusals[getattr(request, "session_hash", None)] = page_text or text
         raise gr.Error(text, visible=False, print_exception=False)
 
     def refusal(self, request: gr.Request) -> str:

@@ -295,8 +295,18 @@ def _check_large_enough(
         )
     raise _fail(
         f"photo is {width}×{height} pixels{note}, smaller than the {out[0]}×{out[1]} pixel-art output; "
-        "use a larger photo or a smaller output size"
+        f"use a photo of at least {need_w}×{need_h} pixels{_largest_output(region_w, region_h, out)}"
     )
+
+
+def _largest_output(region_w: int, region_h: int, out: tuple[int, int]) -> str:
+    """' or an output of at most W×H' (the output's shape, scaled down to fit the photo) when that is
+    still a valid output size, else what the smallest output needs: name what would work."""
+    scale = min(region_w / out[0], region_h / out[1])
+    largest = (int(out[0] * scale), int(out[1] * scale))
+    if min(largest) >= OUT_SIDE_MIN:
+        return f" or an output of at most {largest[0]}×{largest[1]} pixels"
+    return f" (even the smallest output, {OUT_SIDE_MIN}×{OUT_SIDE_MIN}, needs {OUT_SIDE_MIN} pixels per side)"
 
 
 def _resample(source_side: float, target_side: int) -> Image.Resampling:

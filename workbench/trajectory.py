@@ -46,7 +46,7 @@ from workbench.drift import standard_curves
 from workbench.codecs import KEYFRAME_EVERY, DamagedFrame, FrameCodec, PaletteCodec, PngCodec, codec_for
 from workbench.errors import BundleError
 from workbench.records import Curve, RunStart
-from workbench.untrusted import Refused, load_npy, load_npz, load_rgb_image, loads_json, open_zip, read_member
+from workbench.untrusted import NotAZip, Refused, load_npy, load_npz, load_rgb_image, loads_json, open_zip, read_member
 from workbench.palette import indices_to_rgb, parse_hex, to_hex
 
 FORMAT = "workbench-trajectory"
@@ -326,6 +326,8 @@ class Trajectory:
                 parts = _read_parts(zf, path)
         except BundleError:
             raise
+        except NotAZip as exc:
+            raise BundleError(f"{path.name} {exc}") from None
         except Refused as exc:
             raise BundleError(f"{path.name} is refused: {exc}") from None
         except FileNotFoundError:
@@ -334,8 +336,10 @@ class Trajectory:
             raise BundleError(f"{path} is a folder, not a bundle file") from None
         except PermissionError:
             raise BundleError(f"{path.name} cannot be read: permission denied") from None
-        except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, OverflowError, OSError,
-                EOFError, struct.error, zlib.error) as exc:  # whatever a damaged file makes a parser raise
+        except (zipfile.BadZipFile, zlib.error) as exc:  # a zip whose directory or data is damaged
+            raise BundleError(f"{path.name} is a damaged zip archive ({exc}); download or copy it again") from None
+        except (KeyError, ValueError, TypeError, AttributeError, OverflowError, OSError,
+                EOFError, struct.error) as exc:  # whatever a damaged file makes a parser raise
             raise BundleError(
                 f"{path.name} is not a readable trajectory bundle ({exc.__class__.__name__}); "
                 "it may be truncated or not a bundle"

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from workbench.images import _SIGNATURES  # the image formats people upload by mistake, said by name
+
 MAX_JSON_DEPTH = 64  # bundle manifests and label lines nest a few levels; Python's parser recurses
 MAX_ZIP_MEMBERS = 64
 MAX_ZIP_DIRECTORY = 1 << 20  # bytes of central directory: ZipFile keeps one object per member
@@ -38,13 +40,18 @@ def mib(n: int) -> str:
     return f"{n / 2**10:.1f} KiB" if n >= 2**10 else f"{n} bytes"
 
 
+class NotAZip(Refused):
+    """The file is not a whole zip archive; the reason says what it is instead (empty, an image, cut short)."""
+
+
 def open_zip(path: str | os.PathLike, max_members: int = MAX_ZIP_MEMBERS) -> zipfile.ZipFile:
     """A zip file whose directory is small and names every member once (a second ``manifest.json``
-    would otherwise silently win). Raises ``Refused`` or ``zipfile.BadZipFile``."""
+    would otherwise silently win). Raises ``NotAZip``, ``Refused`` or ``zipfile.BadZipFile``."""
     with open(path, "rb") as fh:
         end = zipfile._EndRecData(fh)  # the end record only: its counts say how big the directory is
-    if end is None:
-        raise zipfile.BadZipFile("no zip end record")
+        if end is None:
+            fh.seek(0)
+            raise NotAZip(_what_instead(fh.read(16), os.fstat(fh.fileno()).st_size))
     entries, directory = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
     if entries > max_members or directory > MAX_ZIP_DIRECTORY:
         raise Refused(f"it has {entries} zip members ({mib(directory)} of directory); a bundle has a handful")
@@ -55,6 +62,18 @@ def open_zip(path: str | os.PathLike, max_members: int = MAX_ZIP_MEMBERS) -> zip
         zf.close()
         raise
     return zf
+
+
+def _what_instead(head: bytes, size: int) -> str:
+    """What a file without a zip end record is, from its first bytes and size, as "is ..." for a message."""
+    if size == 0:
+        return "is empty (0 bytes)"
+    for magic, offset, fmt in _SIGNATURES:
+        if head[offset: offset + len(magic)] == magic:
+            return f"is a {fmt} image, not a bundle"
+    if head.startswith(b"PK\x03\x04"):  # a zip's first member, but its directory at the end is gone
+        return f"is truncated at {size:,} bytes (its zip end record is missing): download or copy it again"
+    return "is not a bundle (not a zip archive)"
 
 
 def _check_members(zf: zipfile.ZipFile) -> None:
