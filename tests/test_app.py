@@ -222,7 +222,9 @@ def test_zero_gpu_says_how_runs_get_a_gpu(monkeypatch, tmp_path):
 def test_offline_start_lists_missing_models_and_labels_the_tiny_ones(empty_hf_cache):
     status = check_models()
     labels = dict((name, label) for label, name in status.choices)
-    assert "missing here" in labels["sdxl"] and "python -m pixelart download sdxl" in labels["sdxl"]
+    assert "not downloaded" in labels["sdxl"] and "python -m pixelart download sdxl" in labels["sdxl"]
+    order = [name for _, name in status.choices]
+    assert order.index("tiny") < order.index("sdxl")  # the usable models first
     assert TINY_LABEL in labels["tiny"] and "random weights" in labels["tiny"]
     assert status.default == "tiny"
     text = status.markdown()

@@ -119,3 +119,21 @@ def test_a_streaming_run_sends_its_chart_far_less_often_than_its_frames(app):
     assert len(frames) >= 4, len(frames)
     assert len(charts) <= 1 + (time.monotonic() - t0) / 8 and len(charts) < len(frames) / 2, (len(charts), len(frames))
     assert outputs[-1][6] is not None and "took" in outputs[-1][0]  # the final view has the whole chart
+
+
+def test_a_model_not_downloaded_is_listed_last_and_refused_before_queueing(empty_hf_cache):
+    from types import SimpleNamespace
+
+    from ui.models import check_models
+    from ui.pixel_actions import PixelArtBackend
+
+    status = check_models()
+    labels = [label for label, _ in status.choices]
+    downloaded = [not label.split(" — ")[1].startswith("not downloaded") for label in labels]
+    assert downloaded == sorted(downloaded, reverse=True), labels  # usable first, then the others
+    session = SimpleNamespace(photo=Image.new("RGB", (64, 64)), photo_name="p.png")
+    with pytest.raises(ConfigError) as refused:
+        PixelArtBackend(status).request(session, {"model": "sdxl"})
+    said = str(refused.value)
+    assert said.startswith("model sdxl is not downloaded here") and "stabilityai/stable-diffusion-xl" in said
+    assert "choose a tiny test model" in said and "--model" not in said and "\n" not in said

@@ -142,6 +142,12 @@ def test_refused_runs_and_bad_photos_say_why_on_the_page_once(page, app_url, tmp
     page.wait_for_timeout(500)
     assert page.locator(".toast-body").count() == 0
     assert page.locator("body").inner_text().count(said.strip().lstrip("⚠️ ").strip()[:40]) == 1
+    # it names what would work (the smallest output is 16 px a side, so not "a smaller output size")
+    assert "use a photo of at least 64×64 pixels" in said and "smaller output size" not in said, said
+    _fill(page, "px-steps", "10")
+    page.locator("#px-run").click()  # Run points to the photo's message instead of repeating it
+    assert "under the photo" in _text(page, "px-run-message", "under the photo")
+    assert page.locator("body").inner_text().count("smaller than the") == 1
 
 
 # -- item 4: bundle uploads that are not bundles -----------------------------------------------------
@@ -171,12 +177,29 @@ def test_a_bad_bundle_upload_names_the_file_next_to_the_upload(page, app_url, tm
         assert re.search(r"[0-9a-f]{32}", said[kind]) is None, said[kind]  # no temporary copy's name
         assert "\n" not in said[kind].strip()
     assert "newer version" in said["newer"]
+    assert "empty.bundle is empty" in said["empty"] and "photo.bundle is a PNG image, not a bundle" in said["image"]
+    size = bad["truncated"].stat().st_size
+    assert f"cut.bundle is truncated at {size:,} bytes" in said["truncated"], said["truncated"]
+    assert len(set(said.values())) == 4 and not any("BadZipFile" in s for s in said.values()), said
     assert page.locator(".toast-body").count() == 0
     assert page.locator("#px-message").inner_text().strip() == ""  # said once, next to the upload
     # the other tabs' panels say it next to their own upload too
     page.locator("#tab-stylize-button, button[role=tab]:has-text('Stylize')").first.click()
     page.locator("#nst-bundle input[type=file]").set_input_files(str(bad["empty"]))
     assert "empty.bundle" in _text(page, "nst-bundle-message", "empty.bundle")
+
+
+# -- item 8: the rate axis early in a run ------------------------------------------------------------
+def test_the_rate_axis_of_a_short_run_reads_distinct_percentages(page, app_url, tmp_path):
+    short = long_run(30, size=16).save(tmp_path / "short.bundle")  # its rate spans about one percent
+    _open(page, app_url)
+    _upload(page, "px-bundle", short)
+    page.locator('#px-progress [data-state="loaded"]').wait_for(timeout=60_000)
+    percent = """() => [...document.querySelectorAll('#px-chart text')]
+        .map(t => t.textContent).filter(t => t.endsWith('%'))"""
+    page.wait_for_function(f"({percent})().length > 0", timeout=60_000)
+    ticks = page.evaluate(percent)
+    assert len(ticks) >= 3 and len(set(ticks)) == len(ticks), ticks  # not "0% 0% 1% 1%"
 
 
 # -- item 7: upload boxes show their icon and "Click to Upload" ---------------------------------------

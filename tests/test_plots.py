@@ -159,7 +159,7 @@ def test_any_back_end_declares_its_own_rows_axes_and_scales():
     fig = _validated(trajectory_figure(series, curves, selected=4, stops=[StopMarker("norm_rate", "Rate", 9, "rate")]))
     axes = {t.meta: (t.xaxis, t.yaxis) for t in fig.data if t.meta in series}
     assert axes == {"loss": ("x", "y"), "style": ("x", "y"), "norm": ("x2", "y2"), "rate": ("x2", "y3")}
-    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis3.tickformat == ".0%"
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis3.tickformat == "~%"
     assert fig.layout.xaxis2.title.text == "step" and fig.layout.xaxis.matches == "x2"
     assert _trace(fig, "stop:norm_rate").yaxis == "y3"
     one = _validated(trajectory_figure({"loss": series["loss"]}, curves[:1]))

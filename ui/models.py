@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pixelart.models.loading import missing_models
+from workbench.errors import ConfigError
 from pixelart.models.registry import CAPTIONER, DIFFUSION_MODELS, ENCODERS, DiffusionSpec
 
 TINY_LABEL = "test model, random weights, images not meaningful"
@@ -29,7 +30,7 @@ class ModelRow:
         if self.spec.tiny:
             return f"{self.name} — {TINY_LABEL}"
         if self.missing:
-            return f"{self.name} — missing here (get it with: python -m pixelart download {self.name})"
+            return f"{self.name} — not downloaded (get it with: python -m pixelart download {self.name})"
         return f"{self.name} — {self.spec.description}"
 
 
@@ -42,8 +43,18 @@ class ModelStatus:
 
     @property
     def choices(self) -> list[tuple[str, str]]:
-        """(label, name) pairs for a dropdown."""
-        return [(row.label, row.name) for row in self.rows]
+        """(label, name) pairs for a dropdown, the usable models first."""
+        return [(row.label, row.name) for row in sorted(self.rows, key=lambda r: bool(r.missing))]
+
+    def check_ready(self, name: str) -> None:
+        """Refuse a model that is not downloaded here, at once (before the run queue), saying what is
+        missing and how to get it; a browser user is pointed to the tiny test models."""
+        row = next((r for r in self.rows if r.name == name), None)
+        if row is not None and row.missing:
+            raise ConfigError(
+                f"model {name} is not downloaded here (missing {', '.join(row.missing)}): get it with "
+                f"`python -m pixelart download {name}` on a machine with internet and copy the Hugging Face "
+                "cache here, or choose a tiny test model to try without weights")
 
     @property
     def default(self) -> str:

@@ -20,6 +20,7 @@ from workbench.records import RunStart
 from workbench.trajectory import Trajectory
 from ui.common import SessionActions, crisp_image
 from ui.feedback import fail
+from ui.models import ModelStatus
 from ui.run_panel import default_stem
 from ui.runner import RunRequest
 from ui.session import Session, SessionStore
@@ -41,11 +42,16 @@ class PixelArtBackend:
     frame_label = "Pixel art at the selected step"
     input_label = "Photo (as the run sees it)"
 
+    def __init__(self, models: ModelStatus | None = None) -> None:
+        self.models = models  # the start-up check: a model not downloaded is refused before queueing
+
     def request(self, session: Session, values: dict[str, Any]) -> RunRequest:
         """The session's photo and these settings, checked at once (before waiting for the GPU)."""
         photo, photo_name = session.photo, session.photo_name
         if photo is None:
             raise ConfigError("upload a photo (or pick an example) first")
+        if self.models is not None:
+            self.models.check_ready(values["model"])
         config = config_from_values(**values)
         # the photo must cover the output once cropped or padded (the run's own check, at once); what
         # would work is said once, under the photo (the preview's message), not again under Run

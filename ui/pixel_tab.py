@@ -44,7 +44,7 @@ def build_pixel_tab(
             with gr.Accordion("Models", open=models.anything_missing):
                 gr.Markdown(models.markdown())
         with gr.Column(scale=3, min_width=420):
-            panel = build_run_panel(sessions, PixelArtBackend(), settings.names, settings.inputs, run_btn, stop_btn,
+            panel = build_run_panel(sessions, PixelArtBackend(models), settings.names, settings.inputs, run_btn, stop_btn,
                                     upload_limit=upload_limit, run_message=run_message)
 
     viewer = panel.ui.viewer

@@ -43,6 +43,9 @@ _ROW_GAP = 0.12  # of the plot's height, between rows
 _CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
 _LABEL_SHIFT_PX = 15  # labels of stops at nearby steps are stacked this far apart
 _NEARBY = 0.25  # stops closer than this fraction of the axis get their labels on separate rows
+_AXIS_TITLE_PX = 44  # below the plot: the step ticks and the axis title; the legend starts under them
+_LEGEND_ROW_PX = 21
+_LEGEND_WIDTH_PX = 600  # a narrow chart's width, to count the legend's rows (plotly wraps it to fit)
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,9 @@ def _scale(curves: Sequence[Curve]) -> dict:
     if any(c.log for c in curves):
         out["type"] = "log"
     if curves and all(c.fmt.endswith("%}") for c in curves):
-        out["tickformat"] = ".0%"
+        # trimmed percent with all the digits a nice tick needs: early in a run the rate spans a few
+        # tenths of a percent, which ".0%" wrote as "0% 0% 0% 0%"
+        out["tickformat"] = "~%"
     return out
 
 
@@ -223,7 +228,7 @@ class TrajectoryChart:
             yaxis=self.axes.yaxis[marker.metric],
             marker=dict(symbol="diamond", size=11, color=_stop_colour(marker.name, i),
                         line=dict(color="white", width=1)),
-            legendgroup="stops", meta=f"stop:{marker.name}",
+            meta=f"stop:{marker.name}",  # no legend group: a horizontal legend stacks a group in one column
             hovertemplate=f"{marker.label}: step {marker.step}<br>{marker.reason}<extra></extra>",
         )
 
@@ -278,12 +283,18 @@ class TrajectoryChart:
                 if members and not recorded:
                     names = " / ".join(_plain(c.caption_label or c.label) for c in members)
                     annotations.append(_note(f"no {names} values recorded (yet)", middle))
+        # the bottom margin holds the step axis and the legend's rows; the chart grows by them, not the plot
+        names = [c.label for c in self.curves.values()] + [t["name"] for t in self._traces[len(self.series):]]
+        bottom = _AXIS_TITLE_PX + _LEGEND_ROW_PX * _legend_rows([*names, "step 00000"])
+        top = 20 + _LABEL_SHIFT_PX * levels + (28 if title else 0)
+        height = max(320, 220 * len(self.axes.empty_panels)) + bottom - 40
         layout = dict(
-            height=max(320, 220 * len(self.axes.empty_panels)),
-            margin=dict(l=60, r=60, t=20 + _LABEL_SHIFT_PX * levels + (28 if title else 0), b=40),
+            height=height,
+            margin=dict(l=60, r=60, t=top, b=bottom),
             hovermode="closest",
             uirevision=revision,  # keeps the user's zoom while the chart is redrawn
-            legend=dict(orientation="h", x=0, y=-0.17 * 2 / max(2, len(self.axes.empty_panels)), yanchor="top",
+            # below the step axis and its title, in pixels of the plot's known height (paper units)
+            legend=dict(orientation="h", x=0, y=-_AXIS_TITLE_PX / (height - top - bottom), yanchor="top",
                         font=dict(size=10)),
             **self.axes.layout,
             shapes=shapes,
@@ -338,6 +349,17 @@ def _note(text: str, y: float) -> dict:
 
 def _stop_colour(name: str, index: int) -> str:
     return _STOP_COLOURS.get(name, _OTHER_COLOURS[index % len(_OTHER_COLOURS)])
+
+
+def _legend_rows(names: Sequence[str]) -> int:
+    """How many rows a horizontal legend of these entries takes at about ``_LEGEND_WIDTH_PX``."""
+    rows, used = 1, 0
+    for name in names:
+        width = 40 + 6 * len(_plain(name))  # symbol and gap, then about 6 px a character at size 10
+        if used and used + width > _LEGEND_WIDTH_PX:
+            rows, used = rows + 1, 0
+        used += width
+    return rows
 
 
 def _plain(label: str) -> str:
