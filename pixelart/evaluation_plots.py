@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import os
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -54,7 +55,8 @@ def sweeps_figure(ref: ReferenceResult) -> go.Figure:
     if not swept:
         return _empty("no strategy with a swept parameter")
     fig = make_subplots(rows=3, cols=len(swept), shared_xaxes=False, horizontal_spacing=0.04, vertical_spacing=0.07,
-                        column_titles=[r.scores.label for r in swept], row_titles=[label for _, label in METRICS])
+                        column_titles=[_wrap(r.scores.label, 14 if len(swept) > 3 else 28) for r in swept],
+                        row_titles=[label for _, label in METRICS])
     for col, r in enumerate(swept, start=1):
         means = r.scores.means()
         for row, (key, _) in enumerate(METRICS, start=1):
@@ -64,7 +66,7 @@ def sweeps_figure(ref: ReferenceResult) -> go.Figure:
                                      marker=dict(color="crimson", size=8), name="best"), row=row, col=col)
         fig.update_xaxes(title_text=r.scores.param_name, row=3, col=col)
     fig.update_layout(title=f"Parameter sweeps against {ref.name} ({len(ref.photos)} photos)",
-                      height=700, width=max(700, 300 * len(swept)), margin=dict(t=90, l=70, r=40, b=60))
+                      height=720, width=max(700, 300 * len(swept)), margin=dict(t=110, l=70, r=40, b=60))
     return fig
 
 
@@ -179,6 +181,12 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
+
+
+def _wrap(text: str, width: int) -> str:
+    """``text`` broken at spaces into lines of about ``width`` characters: neighbouring subplot titles
+    of a narrow grid stay apart."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
 
 
 def _empty(message: str) -> go.Figure:

@@ -45,6 +45,9 @@ TABLE_COLUMNS = (
     ("loo_rel_center_error", "LOO rel. centre error"), ("loo_image_norm_error", "LOO image norm error"),
     ("loo_params", "LOO values chosen"), ("n_photos", "photos"),
 )
+# pixels per column of TABLE_COLUMNS: wider than the tab, so the table scrolls sideways
+# instead of squeezing the last headers to a letter or two a line
+TABLE_WIDTHS = (130, 200, 90, 80, 110, 70, 90, 90, 80, 100, 100, 220, 70)
 DECIMALS = 4
 NO_RESULT = "run an evaluation first"
 

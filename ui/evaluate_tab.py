@@ -14,7 +14,7 @@ from pixelart.evaluation import CONSENSUS_RULES, DEFAULT_POINTS
 from workbench.chart import empty_figure
 from pixelart.stopping import NEW_STRATEGIES, SEED_STRATEGIES, STRATEGIES
 from ui.common import LIGHT
-from ui.evaluate_actions import EvaluateActions, EvaluateView
+from ui.evaluate_actions import TABLE_WIDTHS, EvaluateActions, EvaluateView
 from ui.session import SessionStore
 
 EVALUATE_QUEUE = "evaluate"
@@ -66,7 +66,8 @@ def build_evaluate_tab(sessions: SessionStore, *, server_folders: bool) -> Evalu
             files = gr.File(label="Downloads: Table 1 (CSV), every CSV (zip), the report (HTML, works offline)",
                             file_count="multiple", interactive=False, elem_id="ev-files")
     table = gr.Dataframe(label="Table 1: each strategy at its best value, in-sample and leave-one-out",
-                         interactive=False, wrap=True, elem_id="ev-table")
+                         interactive=False, wrap=True, column_widths=list(TABLE_WIDTHS),
+                         elem_id="ev-table")
     with gr.Accordion("Fig. 2: metrics against each strategy's parameter", open=True):
         sweeps = gr.Plot(show_label=False, elem_id="ev-sweeps")
     with gr.Row():

@@ -43,7 +43,7 @@ _ROW_GAP = 0.12  # of the plot's height, between rows
 _CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
 _LABEL_SHIFT_PX = 15  # labels of stops at nearby steps are stacked this far apart
 _NEARBY = 0.25  # stops closer than this fraction of the axis get their labels on separate rows
-_AXIS_TITLE_PX = 44  # below the plot: the step ticks and the axis title; the legend starts under them
+_AXIS_TITLE_PX = 52  # below the plot: the step ticks and the axis title; the legend starts under them
 _LEGEND_ROW_PX = 21
 _LEGEND_WIDTH_PX = 600  # a narrow chart's width, to count the legend's rows (plotly wraps it to fit)
 
@@ -285,7 +285,7 @@ class TrajectoryChart:
                     annotations.append(_note(f"no {names} values recorded (yet)", middle))
         # the bottom margin holds the step axis and the legend's rows; the chart grows by them, not the plot
         names = [c.label for c in self.curves.values()] + [t["name"] for t in self._traces[len(self.series):]]
-        bottom = _AXIS_TITLE_PX + _LEGEND_ROW_PX * _legend_rows([*names, "step 00000"])
+        bottom = _AXIS_TITLE_PX + 10 + _LEGEND_ROW_PX * _legend_rows([*names, "step 00000"])
         top = 20 + _LABEL_SHIFT_PX * levels + (28 if title else 0)
         height = max(320, 220 * len(self.axes.empty_panels)) + bottom - 40
         layout = dict(
