@@ -446,10 +446,11 @@ def test_a_missing_model_says_how_to_get_it(app, downloads, empty_hf_cache, monk
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # fail at once instead of trying the network
     client = new_client(app, downloads)
     upload(client, PHOTO)
-    outputs, _ = run_to_end(client, model="sd15")
-    final = outputs[-1]
-    assert state_of(final[0]) == "failed"
-    assert "not in the local Hugging Face cache" in final[7] and "python -m pixelart download sd15" in final[7]
+    # refused at once, before queueing (issue 12), saying what is missing and how to get it
+    with pytest.raises(AppError, match="model sd15 is not downloaded here") as refused:
+        start(client, model="sd15")
+    assert "python -m pixelart download sd15" in str(refused.value) and "choose a tiny test model" in str(refused.value)
+    assert app.sessions.get(client.session_hash).panel("px").run_state == "idle"
 
 
 def test_run_is_refused_while_queued_and_runs_with_the_photo_it_was_pressed_with(app, downloads):
@@ -530,7 +531,7 @@ def test_a_broken_bundle_gets_a_message(app, downloads, tmp_path):
     broken = tmp_path / "broken.bundle"
     broken.write_bytes(b"PK\x03\x04 not really a zip")
     *_, message = client.predict(handle_file(str(broken)), api_name="/load_bundle")
-    assert message.startswith("⚠️") and "not a readable trajectory bundle" in message
+    assert message.startswith("⚠️") and "broken.bundle is truncated at 21 bytes" in message
 
 
 def test_a_bundle_with_damaged_frames_gets_a_message_and_the_session_keeps_working(

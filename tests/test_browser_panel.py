@@ -105,7 +105,8 @@ def test_a_long_runs_bundle_and_300_frame_gif_export_quickly(page, app_url, tmp_
     link.wait_for(timeout=60_000)
     elapsed = time.monotonic() - t0
     assert elapsed < 5.0, elapsed
-    assert "300-frame GIF" in _text(page, "px-message", "300-frame GIF")
+    assert "300-frame GIF" in _text(page, "px-download-message", "300-frame GIF")  # next to the Downloads box
+    assert page.locator("#px-message").inner_text().strip() == ""
     body = page.request.get(link.get_attribute("href")).body()
     gif, size = Image.open(io.BytesIO(body)), len(body)
     assert gif.n_frames == 300 and gif.mode == "P" and size <= 2_000_000, (gif.n_frames, gif.mode, size)
@@ -218,3 +219,31 @@ def test_upload_boxes_are_not_clipped(page, app_url):
                 text: box.innerText};
         }""", elem_id)
         assert inside["n"] >= 2 and inside["clipped"] == 0 and "Click to Upload" in inside["text"], (elem_id, inside)
+
+
+# -- item 10: a first use that finishes soon, said next to Steps; the Models panel folded ---------------
+def test_first_use_defaults_finish_soon_and_say_so(page, app_url):
+    import torch
+
+    from ui.settings import SECONDS_PER_STEP, TINY_STEPS
+
+    _open(page, app_url)
+    steps = page.locator("#px-steps input[type=number]")
+    assert int(steps.input_value()) == TINY_STEPS  # offline the default model is a tiny one
+    assert TINY_STEPS * SECONDS_PER_STEP[(True, "cpu")] < 30  # well under a minute on a CPU
+    estimate = _text(page, "px-steps", "on this machine")
+    seconds = int(re.search(r"about (\d+) s on this machine", estimate).group(1))
+    assert 0 < seconds < 60, estimate
+    _fill(page, "px-steps", "200")
+    per_step = SECONDS_PER_STEP[(True, "cuda" if torch.cuda.is_available() else "cpu")]
+    assert f"about {200 * per_step:.0f} s" in _text(page, "px-steps", f"about {200 * per_step:.0f} s")
+    models = page.locator("button:has-text('Models')").first
+    assert models.get_attribute("aria-expanded") != "true"  # folded: a model can run
+    assert not page.locator("text=Test models").first.is_visible()
+    # a model change keeps the steps a person typed (a default follows the model)
+    model = page.locator("#px-model input").first
+    model.click()
+    model.fill("tiny-sd")
+    page.get_by_role("option", name=re.compile(r"^tiny-sd")).click()
+    page.wait_for_timeout(1000)
+    assert steps.input_value() == "200"

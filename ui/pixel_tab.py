@@ -41,7 +41,7 @@ def build_pixel_tab(
                 # not red while nothing runs (the app's CSS colours it while a run is going)
                 stop_btn = gr.Button("Stop", variant="secondary", elem_id="px-stop", elem_classes=["run-stop"])
             run_message = gr.Markdown(elem_id="px-run-message")  # why Run was refused, under it
-            with gr.Accordion("Models", open=models.anything_missing):
+            with gr.Accordion("Models", open=not models.usable):  # folded once a model can run: it is long
                 gr.Markdown(models.markdown())
         with gr.Column(scale=3, min_width=420):
             panel = build_run_panel(sessions, PixelArtBackend(models), settings.names, settings.inputs, run_btn, stop_btn,

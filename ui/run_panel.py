@@ -424,6 +424,7 @@ def build_run_panel(
             run_dl_btn = gr.Button("The run: bundle + animation", elem_id=f"{key}-dl-run")
         files = gr.File(label="Downloads", file_count="multiple", interactive=False, height=140,
                         elem_id=f"{key}-files")
+        download_message = gr.Markdown(elem_id=f"{key}-download-message")  # what was written, by the files
     bundle_file = gr.File(label=f"Open a trajectory bundle (.bundle, up to {upload_limit}) saved earlier",
                           type="filepath", height=UPLOAD_HEIGHT, elem_id=f"{key}-bundle")
     bundle_message = gr.Markdown(elem_id=f"{key}-bundle-message")
@@ -451,8 +452,10 @@ def build_run_panel(
     strategy.change(panel.strategy_changed, [strategy], [param], api_name=False, **LIGHT)
     jump_btn.click(panel.jump, [strategy, param], [viewer.slider, *viewer.step_outputs, message],
                    api_name=f"{api}jump", show_progress="hidden", **LIGHT)
-    step_btn.click(panel.export_step, [viewer.slider], [files, message], api_name=f"{api}export_step", **LIGHT)
-    run_dl_btn.click(panel.export_run, [animation, frames, seconds], [files, message], api_name=f"{api}export_run",
+    step_btn.click(panel.export_step, [viewer.slider], [files, download_message], api_name=f"{api}export_step",
+                   **LIGHT)
+    run_dl_btn.click(panel.export_run, [animation, frames, seconds], [files, download_message],
+                     api_name=f"{api}export_run",
                      concurrency_limit=2, concurrency_id=EXPORT_QUEUE, show_progress_on=[files])
     # the bundle's own message takes the panel message's place: the API's outputs keep their order
     bundle_file.upload(panel.load_bundle, [bundle_file], [*view[:-1], bundle_message], api_name=f"{api}load_bundle")

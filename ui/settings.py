@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+import torch
 
 from pixelart.baselines import INIT_METHODS
 from pixelart.config import AUTO_PROMPT, DTYPES, GeneratorConfig, MetricsConfig, OptimConfig, RunConfig, SDSConfig
@@ -26,7 +27,12 @@ from workbench.palette import hex_codes, read_hex
 from pixelart.run import check_config
 from ui.models import ModelStatus
 
-DEFAULT_STEPS = 1000  # the seed runs 10,000; a first try in the browser should finish sooner
+DEFAULT_STEPS = 1000  # a real model's first try (the seed runs 10,000)
+TINY_STEPS = 60  # a tiny test model's first try: about 20 s on a 2-core CPU
+# Seconds per step for the estimate next to Steps, per (tiny model?, device). Configured, not measured here:
+# tiny on a 2-core CPU was timed at ~0.3 s (issue 12: 1,000 steps in about 5 minutes); the real-model
+# figures are rough (a GPU SDS step with ControlNets; fp32 SD on a CPU) and say only the order of magnitude.
+SECONDS_PER_STEP = {(True, "cpu"): 0.3, (True, "cuda"): 0.05, (False, "cpu"): 30.0, (False, "cuda"): 0.5}
 
 # Settings that change the preview (the classical pixelization) as well as the run.
 PREVIEW_KEYS = ("width", "height", "colors", "palette_file", "fit", "seed")
@@ -65,9 +71,9 @@ def build_settings(models: ModelStatus) -> SettingsPanel:
     c["prompt"] = gr.Textbox(value=AUTO_PROMPT, label="Prompt",
                              info="describe the photo, or 'auto' to caption it with BLIP")
     c["model"] = gr.Dropdown(models.choices, value=models.default, label="Model")
+    first = default_steps(models, models.default)
     with gr.Row():
-        c["steps"] = gr.Number(DEFAULT_STEPS, precision=0, label="Steps",
-                               info="the seed uses 10,000")
+        c["steps"] = gr.Number(first, precision=0, label="Steps", info=steps_estimate(models, models.default, first))
         c["seed"] = gr.Number(base.seed, precision=0, label="Seed")
         c["guidance_scale"] = gr.Number(base.guidance.guidance_scale, label="Guidance scale")
     with gr.Accordion("Advanced settings", open=False):
@@ -95,7 +101,39 @@ def build_settings(models: ModelStatus) -> SettingsPanel:
                                               label="Empty negative prompt as zero embeddings (not SD-πXL's)")
     for name, component in c.items():  # stable handles for browser tests and custom CSS
         component.elem_id = f"px-{name.replace('_', '-')}"
+    # a model's own first-try step count (unless the person typed their own), and the estimate next to Steps
+    c["model"].change(lambda m, n: _model_steps(models, m, n), [c["model"], c["steps"]], [c["steps"]],
+                      api_name=False, show_progress="hidden")
+    c["steps"].change(lambda m, n: gr.update(info=steps_estimate(models, m, n)), [c["model"], c["steps"]],
+                      [c["steps"]], api_name=False, show_progress="hidden")
     return SettingsPanel(c)
+
+
+def _model_steps(models: ModelStatus, name: str, steps: Any) -> dict:
+    """Steps for a newly chosen model: its default when Steps still holds a default, else as typed."""
+    if steps in (TINY_STEPS, DEFAULT_STEPS):
+        steps = default_steps(models, name)
+    return gr.update(value=steps, info=steps_estimate(models, name, steps))
+
+
+def _is_tiny(models: ModelStatus, name: str) -> bool:
+    return any(r.spec.tiny for r in models.rows if r.name == name)
+
+
+def default_steps(models: ModelStatus, name: str) -> int:
+    """Steps that finish a first try in well under a minute with a tiny model; a real model's default."""
+    return TINY_STEPS if _is_tiny(models, name) else DEFAULT_STEPS
+
+
+def steps_estimate(models: ModelStatus, name: str, steps: Any) -> str:
+    """"about N s on this machine" for a model and step count (the configured ``SECONDS_PER_STEP``)."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        seconds = SECONDS_PER_STEP[(_is_tiny(models, name), device)] * whole(steps, "steps")
+    except ConfigError:
+        return "the seed uses 10,000"
+    took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+    return f"about {took} on this machine ({device.upper()}); the seed uses 10,000"
 
 
 def config_from_values(
