@@ -137,3 +137,17 @@ def test_a_model_not_downloaded_is_listed_last_and_refused_before_queueing(empty
     said = str(refused.value)
     assert said.startswith("model sdxl is not downloaded here") and "stabilityai/stable-diffusion-xl" in said
     assert "choose a tiny test model" in said and "--model" not in said and "\n" not in said
+
+
+def test_stylize_models_not_downloaded_are_listed_last_and_refused_at_once(empty_hf_cache):
+    from ui.stylize_tab import NSTBackend, SMSBackend, _vgg_choices
+
+    choices, default = _vgg_choices()
+    assert default == "tiny" and [n for _, n in choices] == ["tiny", "vgg19"] and "not downloaded" in choices[1][0]
+    for backend, model, command in ((NSTBackend(), "vgg19", "python -m stylize download vgg19"),
+                                    (SMSBackend(), "sd15", "hf download")):
+        with pytest.raises(ConfigError) as refused:  # before the inputs are even looked at
+            backend.request(None, {"model": model})
+        said = str(refused.value)
+        assert said.startswith(f"model {model} is not downloaded here") and command in said
+        assert "choose a tiny test model" in said and "--model" not in said

@@ -81,6 +81,8 @@ class NSTBackend(_StyleBackend):
     def request(self, session: Session, values: dict[str, Any]) -> RunRequest:
         from stylize.nst.config import NSTConfig
 
+        if values["model"] == "vgg19" and not _vgg_here():
+            raise ConfigError(_not_downloaded("vgg19", "python -m stylize download vgg19"))
         content, name = _image(values["content"], "a content image")
         style_paths = [_file_path(v) for v in (values["styles"] or [])]
         if not style_paths:
@@ -104,14 +106,25 @@ class NSTBackend(_StyleBackend):
         return RunRequest("nst", (content, styles), config, config.iterations, {"content_name": name, "names": names})
 
 
-def _vgg_choices() -> tuple[list[tuple[str, str]], str]:
+def _not_downloaded(model: str, command: str) -> str:
+    """The Run refusal for a model not downloaded here: what is missing and how to get it."""
+    return (f"model {model} is not downloaded here: get it with `{command}` on a machine with internet and copy the "
+            "Hugging Face cache here, or choose a tiny test model to try without weights")
+
+
+def _vgg_here() -> bool:
     from stylize.nst.models import VGG_MODELS
 
     spec = VGG_MODELS["vgg19"]
-    here = cached_file(spec.repo_id, spec.filename) is not None
-    real = "vgg19 — VGG19, ImageNet weights" if here else \
-        "vgg19 — missing here (get it with: python -m stylize download vgg19)"
-    return [(real, "vgg19"), (f"tiny — {TINY}", "tiny")], "vgg19" if here else "tiny"
+    return cached_file(spec.repo_id, spec.filename) is not None
+
+
+def _vgg_choices() -> tuple[list[tuple[str, str]], str]:
+    """The VGG dropdown, the usable models first."""
+    tiny = (f"tiny — {TINY}", "tiny")
+    if _vgg_here():
+        return [("vgg19 — VGG19, ImageNet weights", "vgg19"), tiny], "vgg19"
+    return [tiny, ("vgg19 — not downloaded (get it with: python -m stylize download vgg19)", "vgg19")], "tiny"
 
 
 def _build_nst(sessions: SessionStore, upload_limit: str) -> None:
@@ -154,8 +167,10 @@ class SMSBackend(_StyleBackend):
     key, api_prefix, kind, fallback_stem = "sms", "sms_", "SMS", "sms"
 
     def request(self, session: Session, values: dict[str, Any]) -> RunRequest:
-        from stylize.sms.config import SMSConfig
+        from stylize.sms.config import MODELS, SMSConfig
 
+        if values["model"] == "sd15" and cached_snapshot(MODELS["sd15"], PIPELINE) is None:
+            raise ConfigError(_not_downloaded("sd15", f"hf download {MODELS['sd15']}"))
         content, name = _image(values["content"], "a content image")
         lora = _file_path(values["lora_file"]) or str(values["lora_id"] or "").strip()
         if not lora:
@@ -179,7 +194,7 @@ def _build_sms(sessions: SessionStore, upload_limit: str) -> None:
 
     base = SMSConfig()
     here = cached_snapshot(MODELS["sd15"], PIPELINE) is not None
-    real = "sd15 — Stable Diffusion 1.5" if here else "sd15 — missing here (get it with: hf download " + MODELS["sd15"] + ")"
+    real = "sd15 — Stable Diffusion 1.5" if here else "sd15 — not downloaded (get it with: hf download " + MODELS["sd15"] + ")"
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
             c: dict[str, Any] = {}
@@ -188,7 +203,8 @@ def _build_sms(sessions: SessionStore, upload_limit: str) -> None:
             c["lora_id"] = gr.Textbox("" if here else "tiny", label="…or a LoRA hub id / local path (tiny = test LoRA)")
             c["style"] = gr.Textbox(base.style, label="Style words (prompt: \"{style}, {caption}\")")
             c["prompt"] = gr.Textbox("auto", label="Content caption ('auto' captions the image)")
-            c["model"] = gr.Dropdown([(real, "sd15"), (f"tiny-sd — {TINY}", "tiny-sd")],
+            sd_choices = [(real, "sd15"), (f"tiny-sd — {TINY}", "tiny-sd")]
+            c["model"] = gr.Dropdown(sd_choices if here else sd_choices[::-1],  # the usable models first
                                      value="sd15" if here else "tiny-sd", label="Base model")
             c["lambda_psr"] = gr.Slider(-6, 0, value=round(math.log10(base.lambda_psr), 1), step=0.1,
                                         label="Content ⟷ style balance: log₁₀ λ (higher keeps more content)")
