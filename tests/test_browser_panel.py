@@ -247,3 +247,25 @@ def test_first_use_defaults_finish_soon_and_say_so(page, app_url):
     page.get_by_role("option", name=re.compile(r"^tiny-sd")).click()
     page.wait_for_timeout(1000)
     assert steps.input_value() == "200"
+
+
+# -- item 5: a model that is not downloaded is marked so, and Run says at once what is missing ---------
+def test_a_model_not_downloaded_is_marked_and_run_says_how_to_get_it(page, app_url):
+    from ui.models import check_models
+
+    missing = next((r.name for r in check_models().rows if r.missing), None)
+    if missing is None:
+        pytest.skip("every model is downloaded here")
+    _open(page, app_url)
+    page.locator("#px-photo-upload input[type=file]").set_input_files(str(PHOTO))
+    page.locator("#px-preview img").wait_for(timeout=60_000)
+    model = page.locator("#px-model input").first
+    model.click()
+    options = page.get_by_role("option").all_inner_texts()
+    marked = ["not downloaded" in o for o in options]
+    assert any(marked) and marked == sorted(marked), options  # the usable models first
+    page.get_by_role("option", name=re.compile(f"^{missing} ")).click()
+    page.locator("#px-run").click()
+    said = _text(page, "px-run-message", "not downloaded")
+    assert f"model {missing} is not downloaded here" in said and "choose a tiny test model" in said, said
+    assert "--model" not in said and page.locator("#px-progress [data-state=waiting]").count() == 0
