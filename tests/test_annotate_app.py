@@ -362,16 +362,16 @@ def test_bad_inputs_get_readable_messages_and_the_server_keeps_serving(app, fold
     v = view(c.predict("aki", 3, "", api_name="/annotate_end"))
     assert "mark the start first" in v.message
     c.predict("aki", 12, api_name="/annotate_start")
-    v = view(c.predict("aki", 5, "", api_name="/annotate_end"))
-    assert v.message.startswith("⚠️") and "range start 12 is after its end 5" in v.message
-    v = view(c.predict("aki", 15, "", api_name="/annotate_end"))  # the start stayed marked: fix the end
-    assert v.message.startswith("saved 12–15")
+    v = view(c.predict("aki", 5, "", api_name="/annotate_end"))  # an end before the start: the range is swapped
+    assert v.message.startswith("saved 5–12") and "swapped" in v.message
+    v = view(c.predict("aki", 15, "", api_name="/annotate_end"))  # that range is saved: no start is marked now
+    assert "mark the start first" in v.message
     v = view(c.predict("aki", None, api_name="/annotate_delete"))
     assert "choose one of your ranges" in v.message
-    assert stored(folder) == [("A.bundle", 12, 15, "")]
+    assert stored(folder) == [("A.bundle", 5, 12, "")]
     # and the server still answers normally
     art, chart, caption = c.predict(7, "aki", api_name="/annotate_scrub")
-    assert caption.startswith("**step 7**") and shaded(chart) == [(12, 15)]
+    assert caption.startswith("**step 7**") and shaded(chart) == [(5, 12)]
 
 
 def test_labels_another_process_writes_show_and_ours_reach_it(app, folder):

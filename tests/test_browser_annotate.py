@@ -134,3 +134,48 @@ def test_keyboard_shortcuts_mark_a_range_in_a_real_browser(browser, app_url, tmp
 
     save_screenshot(page, "annotate")
     page.close()
+
+
+def test_name_and_folder_survive_a_reload_and_messages_stay_on_the_page(browser, app_url, tmp_path):
+    folder = tmp_path / "kept"
+    photo_bundle(folder, PHOTOS[0], 0)
+    page = browser.new_page(viewport={"width": 1440, "height": 1100})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(app_url)
+    page.get_by_role("tab", name="Annotate").click()
+    help_box = page.locator("#ann-upload-help")
+    assert help_box.is_visible()  # nothing open yet: uploading is one way in
+    page.locator("#ann-name input, #ann-name textarea").first.fill("rae")
+    page.locator("#ann-folder input, #ann-folder textarea").first.fill(str(folder))
+    page.locator("#ann-open").click()
+    _wait_text(page, "ann-status", "bundle 1 of 1")
+    help_box.wait_for(state="hidden", timeout=10_000)  # a server folder is open: the uploads' help is not about it
+
+    # a warning goes to the message area, no toast over the pixel art
+    page.keyboard.press("]")
+    _wait_text(page, "ann-message", "mark the start first")
+    # a range marked end first is swapped, not refused
+    for key in ">>":
+        page.keyboard.press(key)
+    _wait_text(page, "ann-caption", "step 20 of")
+    page.keyboard.press("[")
+    _wait_text(page, "ann-status", "start marked at step 20")
+    page.keyboard.press("<")
+    _wait_text(page, "ann-caption", "step 10 of")
+    page.keyboard.press("]")
+    _wait_text(page, "ann-message", "saved 10–20")
+    assert "swapped" in page.locator("#ann-message").inner_text()
+    assert [(lab.start, lab.end) for lab in read_labels(folder / "labels.jsonl")] == [(10, 20)]
+    assert page.locator(".toast-body, .toast-wrap .toast").count() == 0
+
+    # after a reload the name and the folder are there again
+    page.reload()
+    page.get_by_role("tab", name="Annotate").click()
+    page.wait_for_function("() => document.querySelector('#ann-name input, #ann-name textarea')?.value === 'rae'",
+                           timeout=30_000)
+    assert page.locator("#ann-folder input, #ann-folder textarea").first.input_value() == str(folder)
+    page.locator("#ann-open").click()
+    _wait_text(page, "ann-status", "1 of 1 labeled")
+    assert not errors, errors
+    page.close()

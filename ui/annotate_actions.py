@@ -201,14 +201,19 @@ class AnnotateActions(SessionActions):
             return self._say(warn("mark the start first (Mark start, or the [ key, at the range's first step)"))
         trajectory = annotation.trajectory
         annotation.step = end = clamp_step(trajectory, step)
+        # an end marked before the start is the same range, marked from its other side
+        swapped = end < annotation.pending_start
+        first, last = sorted((annotation.pending_start, end))
         try:
-            label = annotation.store.add_for(trajectory, _name(name), annotation.pending_start, end, str(note or ""))
-        except LabelError as exc:  # e.g. the end before the start: the start stays marked
+            label = annotation.store.add_for(trajectory, _name(name), first, last, str(note or ""))
+        except LabelError as exc:  # the start stays marked: the end can be marked again
             return self._say(warn(describe(exc, "saving the range")))
         except Exception as exc:
             return self._say(fail(exc, "saving the range"))
         annotation.pending_start = None
         saved = f"saved {label.start}–{label.end} on {label.bundle} to {annotation.store.path.name}"
+        if swapped:
+            saved += " (the end was before the start: swapped)"
         return self._show(session, name, keep_step=True, note="", message=saved)
 
     def delete(self, name: str, label_id: str | None, request: gr.Request) -> dict:
@@ -259,6 +264,11 @@ class AnnotateActions(SessionActions):
         message = (f"imported {Path(path).name}: {report.added} added, {report.updated} updated, "
                    f"{report.skipped} skipped (already here)")
         return self._show(session, name, keep_step=True, message=message)
+
+    def upload_help(self, request: gr.Request) -> dict:
+        """The uploaded-bundles help: shown unless a server folder is open (it is about uploads only)."""
+        annotation = self.session(request).annotation
+        return gr.update(visible=annotation is None or annotation.bundles.uploaded)
 
     # -- views --------------------------------------------------------------------------------------
     def _say(self, message: str) -> dict:

@@ -9,6 +9,7 @@ buttons and steps its slider as a person would, so they go through the same even
 from __future__ import annotations
 
 import gradio as gr
+from gradio.context import Context
 
 from ui.annotate_actions import AnnotateActions, AnnotateView
 from ui.common import LIGHT
@@ -54,6 +55,20 @@ SHORTCUTS_HEAD = """<script>
 </script>"""
 
 
+# The annotator's name and folder, kept in the browser's localStorage under one key. (A gr.BrowserState
+# inside a tab is not restored before the page's load event, so the page would forget them.)
+REMEMBER_KEY = "pixelart-annotate"
+RESTORE_JS = f"""() => {{
+  let saved = {{}};
+  try {{ saved = JSON.parse(localStorage.getItem("{REMEMBER_KEY}") || "{{}}") || {{}}; }} catch (e) {{}}
+  return [String(saved.name || ""), String(saved.folder || "")];
+}}"""
+REMEMBER_JS = f"""(name, folder) => {{
+  try {{ localStorage.setItem("{REMEMBER_KEY}", JSON.stringify({{name: (name || "").trim(), folder: (folder || "").trim()}})); }}
+  catch (e) {{}}  // storage full or turned off: the boxes just are not filled in next time
+  return [];
+}}"""
+
 UPLOAD_HELP = """**Uploaded bundles:** your labels are saved on the server under the set's run ids, not in
 this page: after a reload, upload the same bundles again and they are back (for as long as the app keeps its
 labels folder). Whoever uploads the same runs shares that file, each annotator's ranges apart by name;
@@ -75,7 +90,7 @@ def build_annotate_tab(sessions: SessionStore, *, server_folders: bool, upload_l
             open_btn = gr.Button("Open folder", visible=folders, elem_id="ann-open")
             uploads = gr.File(label=f"…or upload .bundle files (up to {upload_limit} each)",
                               file_count="multiple", type="filepath", elem_id="ann-upload")
-            gr.Markdown(UPLOAD_HELP, elem_id="ann-upload-help")
+            upload_help = gr.Markdown(UPLOAD_HELP, elem_id="ann-upload-help")
             info = gr.Markdown(elem_id="ann-info")
             with gr.Accordion("Export / import labels", open=False):
                 export_btn = gr.Button("Export all labels of this set (JSON Lines + CSV)", elem_id="ann-export")
@@ -102,9 +117,15 @@ def build_annotate_tab(sessions: SessionStore, *, server_folders: bool, upload_l
     actions = AnnotateActions(sessions, ui, server_folders=server_folders)
     view = ui.outputs
 
-    open_btn.click(actions.open_folder, [name, folder, labels], view, api_name="annotate_open", **LIGHT)
-    folder.submit(actions.open_folder, [name, folder, labels], view, api_name=False, **LIGHT)
-    uploads.upload(actions.upload, [name, uploads], view, api_name="annotate_upload", **LIGHT)
+    # the name and folder live in the person's browser (localStorage; in the browser alone, no server
+    # round trip), so a reload does not ask for them again
+    Context.root_block.load(None, None, [name, folder], js=RESTORE_JS, api_name=False, **LIGHT)
+    gr.on([name.blur, name.submit, folder.blur, folder.submit, open_btn.click], None, [name, folder], None,
+          js=REMEMBER_JS, api_name=False, show_progress="hidden", **LIGHT)
+    for opened in (open_btn.click(actions.open_folder, [name, folder, labels], view, api_name="annotate_open", **LIGHT),
+                   folder.submit(actions.open_folder, [name, folder, labels], view, api_name=False, **LIGHT),
+                   uploads.upload(actions.upload, [name, uploads], view, api_name="annotate_upload", **LIGHT)):
+        opened.then(actions.upload_help, None, [upload_help], api_name=False, show_progress="hidden", **LIGHT)
     gr.on([name.submit, name.blur], actions.annotator_changed, [name], view, api_name="annotate_name", **LIGHT)
 
     viewer.slider.input(actions.scrub, [viewer.slider, name], viewer.step_outputs, api_name="annotate_scrub",
