@@ -110,7 +110,7 @@ def test_open_scrub_mark_delete_and_the_file_has_it_at_once(app, folder):
     assert "opened 3 bundle(s); 1 unreadable" in v.message
     assert v.status.startswith("**A.bundle** · bundle 1 of 3") and "**0 of 3 labeled** by aki" in v.status
     assert f"`{folder / 'labels.jsonl'}`" in v.info and "D_broken.bundle" in v.info
-    assert "not a readable trajectory bundle" in v.info and "notes.txt" not in v.info
+    assert "D_broken.bundle is truncated at" in v.info and "notes.txt" not in v.info  # what the file is
     assert v.slider["maximum"] == STEPS - 1 and v.slider["value"] == 0 and shaded(v.chart) == []
     assert np.array_equal(pixels(v.art), frame(folder, "A.bundle", 0))
     assert not [t for t in plot(v.chart)["data"] if str(t.get("meta")).startswith("stop:")]  # no strategy bias
@@ -346,7 +346,7 @@ def test_bad_inputs_get_readable_messages_and_the_server_keeps_serving(app, fold
     only_broken.mkdir()
     (only_broken / "x.bundle").write_bytes(b"\x00" * 100)
     v = view(c.predict("aki", str(only_broken), "", api_name="/annotate_open"))
-    assert "no readable bundle" in v.message and "x.bundle is not a readable trajectory bundle" in v.message
+    assert "no readable bundle" in v.message and "x.bundle is not a bundle (not a zip archive)" in v.message
     damaged = tmp_path / "damaged.jsonl"
     damaged.write_text('{"format": "pixelart-labels", "version": 1}\n{oops\n{"op": "add"}\n')
     v = open_folder(c, "aki", folder, str(damaged))

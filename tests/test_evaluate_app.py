@@ -238,7 +238,7 @@ def test_bad_inputs_get_readable_messages(app, hand_case, tmp_path):
     # a damaged bundle in the folder is skipped and named, the rest is evaluated
     (hand_case.folder / "D.bundle").write_bytes(b"not a zip")
     r = run(c, hand_case.folder, seed=["fixed_step"], new=[], params="fixed_step=8")
-    assert rows(r.table)["fixed_step"]["photos"] == 3 and "D.bundle is not a readable trajectory bundle" in r.notes
+    assert rows(r.table)["fixed_step"]["photos"] == 3 and "D.bundle is not a bundle (not a zip archive)" in r.notes
 
 
 def test_a_stale_strategy_or_reference_choice_is_named_not_an_internal_error(hand_case, tmp_path):
