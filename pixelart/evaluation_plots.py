@@ -21,7 +21,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pixelart.evaluation import Agreement, PhotoStop, ReferenceResult, StrategyResult, center_histogram
+from pixelart.evaluation.consensus import Agreement, center_histogram
+from pixelart.evaluation.results import PhotoStop, ReferenceResult, StrategyResult
 from workbench.chart import StopMarker, marker_metric, trajectory_figure
 from workbench.drift import standard_curves
 from pixelart.stopping import STRATEGIES

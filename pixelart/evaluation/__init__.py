@@ -36,11 +36,12 @@ references), ``sweeps`` (parameter grids, leave-one-out), ``results`` (what an e
 """
 
 from pixelart.evaluation.consensus import (
-    CONSENSUS_RULES, Agreement, Reference, agreement, build_references, consensus_ranges, range_iou,
+    CONSENSUS_RULES, Agreement, Reference, agreement, build_references, center_histogram, consensus_ranges,
+    range_iou,
 )
 from pixelart.evaluation.photos import EvalPhoto, OpenedPhotos, open_photos
 from pixelart.evaluation.pipeline import evaluate, parse_strategies
-from pixelart.evaluation.report import center_histogram, format_table, write_csv, write_outputs
+from pixelart.evaluation.report import format_table, write_outputs
 from pixelart.evaluation.results import Evaluation, PhotoStop, ReferenceResult, StrategyResult
 from pixelart.evaluation.scoring import (
     Range, StopScore, StrategyScores, reference_range, score_matrix, score_stop, stop_matrix,
@@ -52,5 +53,5 @@ __all__ = [
     "OpenedPhotos", "open_photos", "range_iou", "consensus_ranges", "Agreement", "agreement", "Reference",
     "build_references", "StrategyScores", "LooResult", "check_points", "param_grid", "leave_one_out", "stop_matrix",
     "score_matrix", "StrategyResult", "PhotoStop", "ReferenceResult", "Evaluation", "parse_strategies", "evaluate",
-    "center_histogram", "write_csv", "format_table", "write_outputs",
+    "center_histogram", "format_table", "write_outputs",
 ]

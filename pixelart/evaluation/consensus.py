@@ -124,3 +124,16 @@ def build_references(
         refs.append(Reference(f"consensus ({consensus})", cons))
     return refs, agree, notes
 
+
+def center_histogram(
+    centers: Sequence[float], *, bin_width: float | None = None, max_step: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(bin edges, counts) of labeled range centres (Fig. 3); 20 bins up to the last step by default."""
+    centers = np.asarray(centers, float)
+    top = max_step if max_step is not None else (centers.max() if centers.size else 1.0)
+    width = bin_width or max(top / 20, 1.0)
+    edges = np.arange(0, top + width, width)
+    if edges.size < 2:
+        edges = np.array([0.0, width])
+    counts, edges = np.histogram(centers, bins=edges)
+    return edges, counts

@@ -3,54 +3,16 @@ output of an evaluation in a folder (CSVs, one HTML report with every figure, pe
 
 from __future__ import annotations
 
-import csv
 import html
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.atomic import atomic_path
 from pixelart.evaluation.sweeps import format_param
 
 if TYPE_CHECKING:
     from pixelart.evaluation.results import Evaluation, ReferenceResult
-
-
-def center_histogram(
-    centers: Sequence[float], *, bin_width: float | None = None, max_step: float | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(bin edges, counts) of labeled range centres (Fig. 3); 20 bins up to the last step by default."""
-    centers = np.asarray(centers, float)
-    top = max_step if max_step is not None else (centers.max() if centers.size else 1.0)
-    width = bin_width or max(top / 20, 1.0)
-    edges = np.arange(0, top + width, width)
-    if edges.size < 2:
-        edges = np.array([0.0, width])
-    counts, edges = np.histogram(centers, bins=edges)
-    return edges, counts
-
-
-def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
-    """Rows of dicts as CSV (columns in first-seen order), written atomically."""
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns or ["empty"])
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: _cell(v) for k, v in row.items()})
-    return path
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return value
 
 
 def format_table(result: ReferenceResult) -> str:

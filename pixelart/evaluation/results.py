@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ConfigError
+from workbench.export import write_csv
 from pixelart.evaluation.consensus import Agreement, Reference
 from pixelart.evaluation.photos import EvalPhoto
-from pixelart.evaluation.report import write_csv
 from pixelart.evaluation.scoring import Range, StrategyScores
 from pixelart.evaluation.sweeps import LooResult
 
