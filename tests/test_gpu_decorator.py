@@ -19,6 +19,9 @@ def test_run_records_is_wrapped_by_spaces_gpu_when_the_package_exists(monkeypatc
     import ui.gpu
     import ui.runner
 
+    # restored as they were afterwards (not reloaded again): a reload would make new classes, and a
+    # RunRequest made with the original class would no longer pickle (the ZeroGPU tests pickle them)
+    saved = {module: dict(module.__dict__) for module in (ui.gpu, ui.runner)}
     try:
         importlib.reload(ui.gpu)
         runner = importlib.reload(ui.runner)
@@ -26,6 +29,7 @@ def test_run_records_is_wrapped_by_spaces_gpu_when_the_package_exists(monkeypatc
         assert callable(calls[0][1])  # ZeroGPU's budget grows with the number of steps
     finally:
         monkeypatch.delitem(sys.modules, "spaces")
-        importlib.reload(ui.gpu)
-        importlib.reload(ui.runner)
+        for module, namespace in saved.items():
+            module.__dict__.clear()
+            module.__dict__.update(namespace)
     assert not hasattr(ui.runner.run_records, "wrapped_by_spaces")  # without the package: untouched

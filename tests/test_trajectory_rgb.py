@@ -97,3 +97,16 @@ def test_damaged_frame_steps_are_refused(tmp_path):
             dst.writestr(info, data)
     with pytest.raises(BundleError, match="steps of its frames"):
         Trajectory.load(damaged)
+
+
+def test_a_save_after_an_append_cut_short_keeps_only_complete_steps(tmp_path):
+    """Ctrl-C may land inside ``append`` after the frame was stored but before the step counted."""
+    traj = Trajectory.from_start(_rgb_start())
+    frames = _frames(3)
+    traj.append(frames[0], {"loss": 1.0})
+    traj.append(frames[1], {"loss": 2.0})
+    traj._blobs.append(traj.codec.encode(2, frames[2], frames[1]))  # what the cut-short append left
+    traj._frame_steps.append(2)
+    back = Trajectory.load(traj.save(tmp_path / "cut.bundle"))
+    assert len(back) == 2 and back.frame_steps == [0, 1]
+    np.testing.assert_array_equal(back.frame(1), frames[1])

@@ -277,8 +277,11 @@ class Trajectory:
         path = Path(path)
         with self._lock:  # one consistent moment, also while a run appends in another thread
             n = len(self)
-            frame_steps = np.asarray(self._frame_steps, dtype=np.int64)
-            blobs = self._blobs_in(0, len(frame_steps))
+            # only the frames of complete steps: Ctrl-C can land inside ``append`` after its frame was
+            # stored but before its step counted, and the bundle must still be consistent
+            stored = min(bisect.bisect_left(self._frame_steps, n), len(self._blobs))
+            frame_steps = np.asarray(self._frame_steps[:stored], dtype=np.int64)
+            blobs = self._blobs_in(0, stored)
             series = {name: self._series_copy(name, n) for name in self._series}
         offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(b) for b in blobs])
