@@ -34,7 +34,7 @@ def default_port() -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Pixel-art workbench (Gradio app)")
+    parser = argparse.ArgumentParser(description="Stylization workbench (Gradio app): pixel art, style transfer, face to body")
     parser.add_argument("--port", type=int, default=None, help=f"port to serve on (default $PORT, "
                         f"$GRADIO_SERVER_PORT or {DEFAULT_PORT})")
     parser.add_argument("--host", default=None, help="address to bind (default $GRADIO_SERVER_NAME or 127.0.0.1)")

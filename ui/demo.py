@@ -46,10 +46,11 @@ button.upload-container { height: auto !important; min-height: 140px; }
 .px-progress .px-text { position: relative; padding: 0 0.6em; line-height: 1.9em; font-size: 0.9em; }
 """
 
-INTRO = """# Pixel-art workbench
-Turn a fashion photo into pixel art by score distillation (SD-πXL), watch the trajectory, and pick the step
-to stop at — by eye with the slider, or with one of the seed's stopping strategies. **Annotate** good step
-ranges of a set of trajectories and **Evaluate** the stopping strategies against them."""
+INTRO = """# Stylization workbench
+Turn a fashion photo into **pixel art** (SD-πXL), **stylize** an image (Gatys style transfer, Style Matching
+Score) or train a **face → body** Council GAN; watch every run step by step and pick the step to stop at — by
+eye with the slider, or with a stopping strategy. **Annotate** good step ranges of a set of pixel-art runs and
+**Evaluate** the stopping strategies against them."""
 
 
 def example_photos() -> list[Path]:
@@ -65,7 +66,7 @@ def build_demo(sessions: SessionStore | None = None, *, server_folders: bool = F
     from the address served, see ``ui.bundle_set.server_folders_default``)."""
     sessions = SessionStore() if sessions is None else sessions  # an empty store is falsy
     models = check_models()
-    with gr.Blocks(title="Pixel-art workbench", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
+    with gr.Blocks(title="Stylization workbench", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(INTRO)
         if on_zero_gpu():
             gr.Markdown(ZERO_GPU_NOTE, elem_id="zero-gpu-note")
