@@ -175,25 +175,25 @@ class Trajectory:
             self._steps = index + 1
         return index
 
-    def recorded_step(self, step: int) -> int:
-        """The newest step at or before ``step`` that has a stored frame."""
+    def _frame_index(self, step: int) -> int:
+        """Which stored frame is shown at ``step`` (negative steps count from the end)."""
         n = len(self)
         if step < 0:
             step += n
         if not 0 <= step < n:
             raise IndexError(f"step {step} is not recorded (0..{n - 1})")
         with self._lock:
-            return self._frame_steps[bisect.bisect_right(self._frame_steps, step) - 1]
+            return bisect.bisect_right(self._frame_steps, step) - 1
+
+    def recorded_step(self, step: int) -> int:
+        """The newest step at or before ``step`` that has a stored frame."""
+        index = self._frame_index(step)
+        with self._lock:
+            return self._frame_steps[index]
 
     def frame(self, step: int) -> np.ndarray:
         """The stored frame shown at ``step``: palette indices (H, W) or RGB (H, W, 3), uint8."""
-        n = len(self)
-        if step < 0:
-            step += n
-        if not 0 <= step < n:
-            raise IndexError(f"step {step} is not recorded (0..{n - 1})")
-        with self._lock:
-            index = bisect.bisect_right(self._frame_steps, step) - 1
+        index = self._frame_index(step)
         with self._read_lock:
             every = self.codec.keyframe_every
             start, frame = index - index % every, None
