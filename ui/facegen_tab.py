@@ -23,7 +23,7 @@ from workbench.stopping.rules import FixedStep
 from workbench.trajectory import Trajectory
 from ui.common import LIGHT, SessionActions
 from ui.feedback import fail
-from ui.run_panel import build_run_panel
+from ui.run_panel import build_run_panel, run_controls
 from ui.runner import RunRequest
 from ui.session import Session, SessionStore
 from ui.settings import number, whole
@@ -121,12 +121,10 @@ def build_facegen_tab(sessions: SessionStore, *, upload_limit: str) -> None:
                 c["iterations"] = gr.Number(200, label="Iterations", precision=0)
                 c["sample_every"] = gr.Number(20, label="Sample grid every", precision=0)
                 c["seed"] = gr.Number(base.seed, label="Seed", precision=0)
-            with gr.Row():
-                run_btn = gr.Button("Train", variant="primary", elem_id="gan-run")
-                stop_btn = gr.Button("Stop", variant="stop", elem_id="gan-stop")
+            controls = run_controls("gan", "Train")
         with gr.Column(scale=3, min_width=420):
-            build_run_panel(sessions, FaceGenBackend(), list(c), list(c.values()), run_btn, stop_btn,
-                            upload_limit=upload_limit)
+            build_run_panel(sessions, FaceGenBackend(), list(c), list(c.values()), controls.run, controls.stop,
+                            upload_limit=upload_limit, run_message=controls.message)
     with gr.Accordion("Translate a face", open=True):
         with gr.Row():
             with gr.Column(scale=2, min_width=320):

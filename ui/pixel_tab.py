@@ -16,7 +16,7 @@ import gradio as gr
 from ui.common import UPLOAD_HEIGHT
 from ui.models import ModelStatus
 from ui.pixel_actions import MAX_PHOTO_PIXELS, PhotoView, PixelArtActions, PixelArtBackend
-from ui.run_panel import build_run_panel
+from ui.run_panel import build_run_panel, run_controls
 from ui.session import SessionStore
 from ui.settings import PREVIEW_KEYS, build_settings
 
@@ -36,16 +36,13 @@ def build_pixel_tab(
             preview = gr.Image(label="Classical pixelization (preview)", interactive=False, format="png",
                                height=260, elem_classes=["pixel-art"], elem_id="px-preview")
             settings = build_settings(models)
-            with gr.Row():
-                run_btn = gr.Button("Run", variant="primary", elem_id="px-run")
-                # not red while nothing runs (the app's CSS colours it while a run is going)
-                stop_btn = gr.Button("Stop", variant="secondary", elem_id="px-stop", elem_classes=["run-stop"])
-            run_message = gr.Markdown(elem_id="px-run-message")  # why Run was refused, under it
+            controls = run_controls("px")
             with gr.Accordion("Models", open=not models.usable):  # folded once a model can run: it is long
                 gr.Markdown(models.markdown())
         with gr.Column(scale=3, min_width=420):
-            panel = build_run_panel(sessions, PixelArtBackend(models), settings.names, settings.inputs, run_btn, stop_btn,
-                                    upload_limit=upload_limit, run_message=run_message)
+            panel = build_run_panel(sessions, PixelArtBackend(models), settings.names, settings.inputs,
+                                    controls.run, controls.stop, upload_limit=upload_limit,
+                                    run_message=controls.message)
 
     viewer = panel.ui.viewer
     actions = PixelArtActions(sessions, PhotoView(viewer=viewer, message=photo_message, preview=preview))

@@ -393,6 +393,25 @@ def default_stem(trajectory: Trajectory, fallback: str) -> str:
     return safe_stem(Path(str(trajectory.config.get("photo_name") or fallback)).stem, fallback)
 
 
+@dataclass
+class RunControls:
+    """A tab's Run and Stop buttons and, under them, where a refused Run press says why."""
+
+    run: gr.Button
+    stop: gr.Button
+    message: gr.Markdown
+
+
+def run_controls(key: str, run_label: str = "Run") -> RunControls:
+    """Lay out Run and Stop (Stop is not red while nothing runs: the app's CSS colours it while a run
+    of its tab is going) and the message under them; element ids ``{key}-run``, ``{key}-stop``,
+    ``{key}-run-message``."""
+    with gr.Row():
+        run = gr.Button(run_label, variant="primary", elem_id=f"{key}-run")
+        stop = gr.Button("Stop", variant="secondary", elem_id=f"{key}-stop", elem_classes=["run-stop"])
+    return RunControls(run, stop, gr.Markdown(elem_id=f"{key}-run-message"))
+
+
 def build_run_panel(
     sessions: SessionStore, backend: PanelBackend, setting_names: list[str], setting_inputs: list,
     run_btn: gr.Button, stop_btn: gr.Button, *, upload_limit: str, run_message: gr.Markdown | None = None,

@@ -21,7 +21,7 @@ from workbench.images import load_photo
 from workbench.records import RunStart
 from workbench.trajectory import Trajectory
 from stylize.stopping import STYLE_STRATEGIES
-from ui.run_panel import build_run_panel
+from ui.run_panel import build_run_panel, run_controls
 from ui.runner import RunRequest
 from ui.session import Session, SessionStore
 from ui.settings import number, whole
@@ -152,12 +152,10 @@ def _build_nst(sessions: SessionStore, upload_limit: str) -> None:
                 c["scales"] = gr.Slider(1, 4, value=base.num_scales, step=1, label="Coarse-to-fine scales")
                 c["original_colors"] = gr.Checkbox(base.original_colors, label="Keep the content's colours")
                 c["seed"] = gr.Number(base.seed, label="Seed", precision=0)
-            with gr.Row():
-                run_btn = gr.Button("Run", variant="primary", elem_id="nst-run")
-                stop_btn = gr.Button("Stop", variant="stop", elem_id="nst-stop")
+            controls = run_controls("nst")
         with gr.Column(scale=3, min_width=420):
-            build_run_panel(sessions, NSTBackend(), list(c), list(c.values()), run_btn, stop_btn,
-                            upload_limit=upload_limit)
+            build_run_panel(sessions, NSTBackend(), list(c), list(c.values()), controls.run, controls.stop,
+                            upload_limit=upload_limit, run_message=controls.message)
 
 
 # -- Style Matching Score ---------------------------------------------------------------------------
@@ -213,12 +211,10 @@ def _build_sms(sessions: SessionStore, upload_limit: str) -> None:
                 c["strength"] = gr.Slider(0, 1.5, value=base.lora_strength, step=0.05, label="LoRA strength")
                 c["guidance"] = gr.Number(base.guidance_scale, label="Guidance scale")
                 c["seed"] = gr.Number(base.seed, label="Seed", precision=0)
-            with gr.Row():
-                run_btn = gr.Button("Run", variant="primary", elem_id="sms-run")
-                stop_btn = gr.Button("Stop", variant="stop", elem_id="sms-stop")
+            controls = run_controls("sms")
         with gr.Column(scale=3, min_width=420):
-            build_run_panel(sessions, SMSBackend(), list(c), list(c.values()), run_btn, stop_btn,
-                            upload_limit=upload_limit)
+            build_run_panel(sessions, SMSBackend(), list(c), list(c.values()), controls.run, controls.stop,
+                            upload_limit=upload_limit, run_message=controls.message)
 
 
 def build_stylize_tab(sessions: SessionStore, *, upload_limit: str) -> None:
