@@ -251,6 +251,29 @@ def test_upload_shows_the_classical_preview_at_once(finished):
     assert pixels(finished.photo).shape == (256, 256, 3)
 
 
+def test_preview_compares_the_two_initialisations_of_a_run(app, downloads):
+    """Issue 11: the first frame of a run under SD-πXL's initialisation beside the PIL one the person
+    could choose, each equal to the engine's own ``initial_frame``, with the share of pixels that differ."""
+    from pixelart.baselines import classical_pixel_art, initial_frame
+    from workbench.images import load_photo
+
+    client = new_client(app, downloads)
+    upload(client, PHOTO)
+    prep, _ = classical_pixel_art(load_photo(PHOTO), (32, 32), colors=8, fit="crop", seed=0)
+    for chosen, other in (("sdpixl", "area"), ("lanczos", "lanczos")):
+        gallery, note = client.predict(*PREVIEW.values(), chosen, api_name="/initials")
+        assert len(gallery) == 2
+        assert gallery[0]["caption"].startswith("sdpixl") and gallery[1]["caption"].startswith(other)
+        assert ("chosen" in gallery[0]["caption"]) == (chosen == "sdpixl")
+        frames = [initial_frame(prep, "sdpixl"), initial_frame(prep, other)]
+        for item, frame in zip(gallery, frames):
+            art = pixels(item["image"])
+            block = art.shape[0] // 32
+            assert np.array_equal(art[block // 2::block, block // 2::block], prep.palette[frame])
+        share = float(np.mean(frames[0] != frames[1]))
+        assert f"**{share:.0%}**" in note and "1,024 pixels" in note
+
+
 def test_bad_uploads_get_a_readable_message_and_the_server_keeps_serving(app, downloads, tmp_path):
     client = new_client(app, downloads)
     good = np.asarray(Image.open(PHOTO))

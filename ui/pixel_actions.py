@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 
-from pixelart.baselines import classical_pixel_art
+from pixelart.baselines import DOWNSAMPLERS, SDPIXL_INIT, classical_pixel_art, initial_frame
 from workbench.errors import ConfigError, ImageInputError
 from pixelart.stopping import PIXELART_STRATEGIES
 from workbench.images import load_photo, prepare_photo
@@ -82,6 +83,8 @@ class PhotoView:
     viewer: Viewer
     message: gr.Markdown
     preview: gr.Image
+    initials: gr.Gallery  # the run's first frame under SD-πXL's initialisation and under another
+    initials_note: gr.Markdown
 
 
 class PixelArtActions(SessionActions):
@@ -127,6 +130,37 @@ class PixelArtActions(SessionActions):
         except Exception as exc:
             return self._preview_out(session, None, None, fail(exc, "making the preview"))
         return self._preview_out(session, crisp_image(indices, prep.palette), prep.work, "")
+
+    def compare_initials(
+        self, width: float, height: float, colors: float, palette_file: str | None, fit: str, seed: float,
+        init_method: str, request: gr.Request,
+    ) -> dict:
+        """The frame a run starts from under SD-πXL's initialisation beside another one (the chosen
+        method, or the area filter when SD-πXL's is chosen), and how many pixels differ (issue 11)."""
+        session = self.session(request)
+        empty = {self.ui.initials: None, self.ui.initials_note: ""}
+        if session.photo is None:
+            return empty
+        other = init_method if init_method in DOWNSAMPLERS else "area"
+        try:
+            prep, _ = classical_pixel_art(
+                session.photo, (whole(height, "height"), whole(width, "width")), colors=whole(colors, "palette size"),
+                palette=read_hex(palette_file) if palette_file else None, fit=fit, seed=whole(seed, "seed"),
+            )
+        except Exception:  # the preview above already says what is wrong with these settings
+            return empty
+        try:
+            ours, theirs = initial_frame(prep, SDPIXL_INIT), initial_frame(prep, other)
+        except Exception as exc:
+            return {**empty, self.ui.initials_note: fail(exc, "making the initial frames")}
+        share = float(np.mean(ours != theirs))
+        chosen = init_method if init_method in (SDPIXL_INIT, *DOWNSAMPLERS) else SDPIXL_INIT
+        return {
+            self.ui.initials: [(crisp_image(ours, prep.palette), f"sdpixl (SD-πXL's){' · chosen' * (chosen == SDPIXL_INIT)}"),
+                               (crisp_image(theirs, prep.palette), f"{other} (PIL){' · chosen' * (chosen == other)}")],
+            self.ui.initials_note: f"The two initialisations differ in **{share:.0%}** of the "
+                                   f"{ours.size:,} pixels of the first frame.",
+        }
 
     def _preview_out(self, session: Session, preview: Any, photo: Any, message: str) -> dict:
         """The preview and message; the viewer's photo only while it shows no trajectory (a run or an

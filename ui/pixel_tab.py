@@ -35,6 +35,10 @@ def build_pixel_tab(
                 gr.Examples([[str(p)] for p in examples], inputs=[photo_file], label="Example photos")
             preview = gr.Image(label="Classical pixelization (preview)", interactive=False, format="png",
                                height=260, elem_classes=["pixel-art"], elem_id="px-preview")
+            with gr.Accordion("First frame of a run: SD-πXL's initialisation beside another", open=False):
+                initials = gr.Gallery(label="Initial frame by method", columns=2, height=220, object_fit="contain",
+                                      format="png", elem_classes=["pixel-art"], elem_id="px-initials")
+                initials_note = gr.Markdown(elem_id="px-initials-note")
             settings = build_settings(models)
             controls = run_controls("px")
             with gr.Accordion("Models", open=not models.usable):  # folded once a model can run: it is long
@@ -45,13 +49,21 @@ def build_pixel_tab(
                                     run_message=controls.message)
 
     viewer = panel.ui.viewer
-    actions = PixelArtActions(sessions, PhotoView(viewer=viewer, message=photo_message, preview=preview))
+    actions = PixelArtActions(sessions, PhotoView(viewer=viewer, message=photo_message, preview=preview,
+                                                  initials=initials, initials_note=initials_note))
     preview_inputs = settings.subset(PREVIEW_KEYS)
+    compare_inputs = [*preview_inputs, settings.components["init_method"]]
+    compare_outputs = [initials, initials_note]
+    # the comparison follows the instant preview (it builds two generators), so the preview never waits on it
     photo_file.change(actions.on_photo, [photo_file, *preview_inputs], [preview, viewer.photo, photo_message],
-                      api_name="photo", trigger_mode="always_last")
+                      api_name="photo", trigger_mode="always_last"
+                      ).then(actions.compare_initials, compare_inputs, compare_outputs, api_name="initials")
     for key in PREVIEW_KEYS:
         component = settings.components[key]
         event = component.release if isinstance(component, gr.Slider) else component.change
         event(actions.preview, preview_inputs, [preview, viewer.photo, photo_message],
-              api_name="preview" if key == PREVIEW_KEYS[0] else False, trigger_mode="always_last")
+              api_name="preview" if key == PREVIEW_KEYS[0] else False, trigger_mode="always_last"
+              ).then(actions.compare_initials, compare_inputs, compare_outputs, api_name=False)
+    settings.components["init_method"].change(actions.compare_initials, compare_inputs, compare_outputs,
+                                              api_name=False, trigger_mode="always_last")
     return actions
