@@ -22,7 +22,8 @@ COMMANDS = CommandSet(
     prog="python -m stylize",
     description="Style transfer back ends: Gatys neural style transfer, Neural Style Vectors of texture words, "
     "Style Matching Score.",
-    modules=("stylize.nst.cli", "stylize.collection_cli", "stylize.sms.cli"),
+    modules=("stylize.nst.cli", "stylize.collection_cli", "stylize.sms.cli", "stylize.figures_cli",
+             "stylize.study_cli"),
 )
 command = COMMANDS.command
 
