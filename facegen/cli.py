@@ -1,4 +1,4 @@
-"""Command line: ``python -m facegen train | translate | fid``."""
+"""Command line: ``python -m facegen prepare | train | translate | fid``."""
 
 from __future__ import annotations
 
@@ -41,12 +41,55 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="config of official .pt files (default: official selfie2anime)")
     s.add_argument("--device", default="cpu")
 
+    r = sub.add_parser("prepare", help="full-body images on black, padded square and resized (seed §3.2)",
+                       description="Put each full-body image of IN_DIR on a black background (its alpha "
+                       "channel, else the background connected to the border within --threshold of the "
+                       "background colour), crop to the figure, pad to a centred square, resize to --size "
+                       "(Lanczos down, bicubic up) and write PNGs to OUT_DIR; skipped files are listed in "
+                       "OUT_DIR/skipped.csv.")
+    r.add_argument("in_dir", metavar="IN_DIR")
+    r.add_argument("out_dir", metavar="OUT_DIR")
+    r.add_argument("--size", type=int, default=512, help="output side in pixels (default 512)")
+    r.add_argument("--threshold", type=int, default=24,
+                   help="largest R/G/B difference from the background colour that is still background, 0-255 "
+                   "(default 24; images without alpha)")
+    r.add_argument("--background", default="auto",
+                   help="background colour: auto (median of the image border, default), white, black, "
+                   "#RRGGBB or R,G,B")
+    r.add_argument("--margin", type=float, default=0.02,
+                   help="black margin around the figure, a fraction of its long side (default 0.02)")
+    r.add_argument("--min-side", type=int, default=64,
+                   help="skip figures whose bounding box is shorter than this on its long side (default 64)")
+    r.add_argument("--pairs", action="store_true",
+                   help="also crop the shoulders-up part: OUT_DIR/faces/ and OUT_DIR/bodies/ with matching names")
+    r.add_argument("--face-fraction", type=float, default=0.25,
+                   help="with --pairs: the face square's side as a fraction of the figure's height (default 0.25)")
+    r.add_argument("--no-progress", action="store_true")
+
     f = sub.add_parser("fid", help="FID between two image folders")
     f.add_argument("real")
     f.add_argument("fake")
     f.add_argument("--model", default="pt_inception-2015-12-05", help="FID Inception weights (see train --fid-model)")
     f.add_argument("--device", default="cpu")
     return p
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    """Exit status 0 when every image was prepared, 1 when some were skipped (listed in skipped.csv)."""
+    from tqdm.auto import tqdm
+
+    from facegen.prepare import PrepareOptions, prepare_folder
+
+    options = PrepareOptions(size=args.size, threshold=args.threshold, background=args.background,
+                             margin=args.margin, min_side=args.min_side, pairs=args.pairs,
+                             face_fraction=args.face_fraction)
+    report = prepare_folder(args.in_dir, args.out_dir, options,
+                            progress=lambda files: tqdm(files, desc="prepare", unit="image",
+                                                        disable=args.no_progress, dynamic_ncols=True))
+    for name, reason, detail in report.skipped:
+        print(f"skipped {name}: {reason} ({detail})")
+    print(report.summary())
+    return 1 if report.skipped else 0
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -101,7 +144,8 @@ def _fid(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return run_handler({"train": _train, "translate": _translate, "fid": _fid}[args.command], args)
+    return run_handler({"prepare": _prepare, "train": _train, "translate": _translate,
+                                              "fid": _fid}[args.command], args)
 
 
 def console_main() -> None:

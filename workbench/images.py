@@ -50,7 +50,8 @@ def _fail(message: str) -> ImageInputError:
 
 
 def load_photo(
-    source: str | os.PathLike | bytes | BinaryIO | Image.Image, *, max_pixels: int = 40_000_000
+    source: str | os.PathLike | bytes | BinaryIO | Image.Image, *, max_pixels: int = 40_000_000,
+    keep_alpha: bool = False,
 ) -> Image.Image:
     """Load a photo as a new, fully decoded 8-bit RGB image with its EXIF orientation applied.
 
@@ -58,16 +59,18 @@ def load_photo(
     Transparent areas become white; 16-bit and float images are scaled down, not clipped; animated
     images give their first frame. Raises ``ImageInputError`` for anything that is not a usable photo,
     including images over ``max_pixels`` pixels (checked from the header, before decoding).
+    With ``keep_alpha=True`` an image with transparency (an alpha channel, or a palette / colour key
+    marked transparent) comes back as 8-bit RGBA instead, its alpha untouched (cut-out figures).
     """
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral) or max_pixels < 1:
         raise ConfigError(f"max_pixels must be a positive whole number, got {max_pixels!r}")
     if isinstance(source, Image.Image):
-        return _finish(source, "photo", max_pixels)
+        return _finish(source, "photo", max_pixels, keep_alpha)
     stream, label = _open_stream(source)
     with stream:
         image = _open_image(stream, label, max_pixels)
         with image:
-            return _finish(image, label, max_pixels)
+            return _finish(image, label, max_pixels, keep_alpha)
 
 
 def _open_stream(source: str | os.PathLike | bytes | BinaryIO) -> tuple[BinaryIO, str]:
@@ -174,8 +177,9 @@ def _corrupt(label: str, reason: object) -> ImageInputError:
     )
 
 
-def _finish(image: Image.Image, label: str, max_pixels: int) -> Image.Image:
-    """Decode, orient and convert to RGB; always returns a new image."""
+def _finish(image: Image.Image, label: str, max_pixels: int, keep_alpha: bool = False) -> Image.Image:
+    """Decode, orient and convert to RGB (RGBA when ``keep_alpha`` and it has transparency); always
+    returns a new image."""
     _check_pixel_count(image, label, max_pixels)
     try:
         with warnings.catch_warnings():
@@ -190,7 +194,29 @@ def _finish(image: Image.Image, label: str, max_pixels: int) -> Image.Image:
         oriented = ImageOps.exif_transpose(image)
     except _DECODE_ERRORS:
         oriented = image.copy()  # broken EXIF should not cost the user the photo
+    if keep_alpha and _has_alpha(oriented):
+        return _to_rgba(oriented, label)
     return _to_rgb(oriented, label)
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    """Whether the image carries transparency PIL can express as RGBA (not high-depth gray)."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return False
+    return "A" in image.mode or "a" in image.mode or "transparency" in image.info
+
+
+def _to_rgba(image: Image.Image, label: str = "photo") -> Image.Image:
+    """Any PIL mode with transparency -> 8-bit RGBA (premultiplied modes are un-premultiplied by PIL)."""
+    if image.mode == "La":
+        image = image.convert("LA")
+    try:
+        return image.convert("RGBA")
+    except ValueError as err:
+        raise _fail(
+            f"{label} uses the colour mode {image.mode}, which cannot be converted to RGBA; save it as an "
+            "RGBA PNG"
+        ) from err
 
 
 def _to_rgb(image: Image.Image, label: str = "photo") -> Image.Image:
