@@ -9,7 +9,7 @@ from pathlib import Path
 from stylize.cli import check_out_file, command, csv_list, float_list
 from stylize.stopping import STYLE_STRATEGIES, add_stop_on
 from workbench.stopping import stop_reason
-from stylize.nst.config import DEVICES, INITS, OPTIMIZERS, POOLINGS, NSTConfig
+from stylize.nst.config import COLOR_MODES, DEVICES, HISTOGRAM_TRANSFORMS, INITS, OPTIMIZERS, POOLINGS, NSTConfig
 from stylize.nst.models import VGG_MODELS
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -32,7 +32,15 @@ def add_nst_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--line-search", action="store_true", help="strong-Wolfe line search for L-BFGS")
     p.add_argument("--init", choices=INITS, default=d.init, help=f"initial image (default {d.init})")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--original-colors", action="store_true", help="keep the content's colours (luminance-only, YIQ)")
+    p.add_argument("--color-mode", choices=COLOR_MODES, default=d.color_mode,
+                   help="colours (Gatys et al. 2016): none = the style's; swap = content chroma put back after the "
+                        "transfer (YIQ); luminance = transfer on luminance only, recombined with the content's "
+                        "chroma; histogram = style colours matched to the content's mean and covariance first "
+                        f"(default {d.color_mode})")
+    p.add_argument("--histogram-transform", choices=HISTOGRAM_TRANSFORMS, default=d.histogram_transform,
+                   help="A of --color-mode histogram: sqrt = Σc^½ Σs^-½ (symmetric roots), cholesky = Lc Ls⁻¹ "
+                        f"(default {d.histogram_transform})")
+    p.add_argument("--original-colors", action="store_true", help="old spelling of --color-mode swap")
     p.add_argument("--style-blend", type=float_list, default=None, help="weights of the style images, e.g. 0.7,0.3")
     p.add_argument("--style-scale", type=float, default=d.style_scale, help="style size relative to the content (default 1)")
     p.add_argument("--scales", type=int, default=d.num_scales, help="coarse-to-fine scales (default 1)")
@@ -49,10 +57,21 @@ def config_from_args(args: argparse.Namespace) -> NSTConfig:
         style_layers=tuple(args.style_layers), style_layer_weights=args.style_layer_weights,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         optimizer=args.optimizer, lr=args.lr, line_search=args.line_search, init=args.init, seed=args.seed,
-        original_colors=args.original_colors, style_blend=args.style_blend, style_scale=args.style_scale,
+        color_mode=_color_mode(args), histogram_transform=args.histogram_transform, style_blend=args.style_blend, style_scale=args.style_scale,
         num_scales=args.scales, pooling=args.pooling, after_relu=not args.before_relu, device=args.device,
         record_every=args.record_every,
     )
+
+
+def _color_mode(args: argparse.Namespace) -> str:
+    """--color-mode, with the old --original-colors accepted as 'swap' (a conflict is one line)."""
+    from workbench.errors import ConfigError
+
+    if not getattr(args, "original_colors", False):
+        return args.color_mode
+    if args.color_mode not in ("none", "swap"):
+        raise ConfigError(f"--original-colors means --color-mode swap, not {args.color_mode}; give only --color-mode")
+    return "swap"
 
 
 def _nst_arguments(p: argparse.ArgumentParser) -> None:

@@ -18,6 +18,11 @@ OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "style", "noise")
 POOLINGS = ("max", "avg")
 DEVICES = ("auto", "cpu", "cuda")
+# Gatys et al. 2016, "Preserving Color in Neural Artistic Style Transfer": none (colours of the style),
+# swap (content chroma put back after the transfer), luminance (transfer on luminance only), histogram
+# (style colours matched to the content first). See stylize/nst/colour.py.
+COLOR_MODES = ("none", "swap", "luminance", "histogram")
+HISTOGRAM_TRANSFORMS = ("sqrt", "cholesky")  # same as colour.HISTOGRAM_TRANSFORMS (this module is numpy-free)
 GATYS_CONTENT_LAYERS = ("conv4_2",)
 GATYS_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 MAX_SIDE_LIMIT = 2048
@@ -48,7 +53,12 @@ class NSTConfig:
     line_search: bool = field(default=False, metadata=_opt("strong-Wolfe line search for L-BFGS (several evaluations a step)"))
     init: str = field(default="content", metadata=_opt("start from the content, the (first) style image, or noise", choices=INITS))
     seed: int = field(default=0, metadata=_opt("seed of the noise init", 0, 2**31 - 1))
-    original_colors: bool = field(default=False, metadata=_opt("keep the content's colours (luminance-only transfer, YIQ)"))
+    color_mode: str = field(default="none", metadata=_opt(
+        "colours: none (the style's), swap (content chroma put back, YIQ), luminance (luminance-only transfer), "
+        "histogram (style colours matched to the content first)", choices=COLOR_MODES))
+    histogram_transform: str = field(default="sqrt", metadata=_opt(
+        "histogram mode's A: sqrt (Σc^½ Σs^-½, symmetric roots) or cholesky (Lc Ls⁻¹)", choices=HISTOGRAM_TRANSFORMS))
+    original_colors: bool = field(default=False, metadata=_opt("old alias: true means color_mode 'swap'"))
     style_blend: tuple[float, ...] | None = field(default=None, metadata=_opt("weight per style image (default equal)"))
     style_scale: float = field(default=1.0, metadata=_opt("style images' long side relative to the content's", 0.1, 4.0))
     num_scales: int = field(default=1, metadata=_opt("coarse-to-fine scales, each twice the previous side", 1, 4))
@@ -57,6 +67,11 @@ class NSTConfig:
     device: str = field(default="auto", metadata=_opt("auto, cpu or cuda", choices=DEVICES))
     record_every: int = field(default=1, metadata=_opt("keep a frame every k-th step (metrics every step)", 1, 10_000))
     max_pixels: int = field(default=40_000_000, metadata=_opt("refuse input images over this many pixels", 1, 400_000_000))
+
+    def __post_init__(self) -> None:
+        # The old boolean stays accepted (saved bundles, callers): it names the "swap" mode.
+        if self.original_colors is True and self.color_mode == "none":
+            self.color_mode = "swap"
 
     @classmethod
     def fields_info(cls) -> dict[str, dict[str, Any]]:
@@ -104,13 +119,16 @@ class NSTConfig:
             _in_range(name, value, info[name]["range"])
         if self.lr is not None and self.lr <= 0:
             raise ConfigError(f"lr must be above 0, got {self.lr}")
-        for name in ("optimizer", "init", "pooling", "device"):
+        for name in ("optimizer", "init", "pooling", "device", "color_mode", "histogram_transform"):
             value = getattr(self, name)
             if value not in info[name]["choices"]:
                 raise ConfigError(f"{name} '{value}' is not one of {', '.join(info[name]['choices'])}")
         for name in ("line_search", "original_colors", "after_relu"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.original_colors and self.color_mode != "swap":
+            raise ConfigError(f"original_colors=true means color_mode 'swap' but color_mode is '{self.color_mode}'; "
+                              "give only color_mode")
         if self.content_weight == 0 and self.style_weight == 0 and self.tv_weight == 0:
             raise ConfigError("content, style and tv weights are all 0: nothing to optimise")
         if not self.content_layers and self.content_weight > 0:

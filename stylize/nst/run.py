@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from stylize.nst.colour import keep_colours
+from stylize.nst.colour import grey_rgb, keep_colours, luminance, match_colour_histogram, match_luminance
 from stylize.nst.config import NSTConfig
 from stylize.nst.losses import blended_gram, content_loss, gram_matrix, style_loss, tv_loss
 from stylize.nst.vgg import VGG19Features
@@ -142,6 +142,9 @@ class NSTRun:
             vgg = load_vgg(config.model, device=self.device)
         self.vgg = vgg
         self.content_array = np.asarray(self.content, dtype=np.uint8)
+        # What the optimisation sees under the colour mode (the recorded frames are always in colour).
+        cap = max(round(self.sides[-1] * config.style_scale), max(self.frame_size))
+        self.work_content, self.work_styles = _colour_inputs(self.content, self.styles, config, cap)
         self.curves = tuple(c for name, c in CURVES.items() if self._has_curve(name))
 
     # -- set-up helpers -------------------------------------------------------------------------
@@ -161,14 +164,14 @@ class NSTRun:
     def _targets(self, size: tuple[int, int], side: int) -> tuple[torch.Tensor, dict, dict]:
         """Content image at ``size``, content features, blended style Grams at this scale."""
         cfg = self.config
-        content = to_tensor(self.content.resize(size[::-1], Image.Resampling.LANCZOS), self.device)
+        content = to_tensor(self.work_content.resize(size[::-1], Image.Resampling.LANCZOS), self.device)
         with torch.no_grad():
             content_feats = {k: v.detach() for k, v in self._extract(content, cfg.content_layers).items()} \
                 if cfg.content_weight > 0 else {}
             style_targets: dict[str, torch.Tensor] = {}
             if cfg.style_weight > 0:
                 per_image = []
-                for style in self.styles:
+                for style in self.work_styles:
                     image = to_tensor(fit_long_side(style, round(side * cfg.style_scale)), self.device)
                     feats = self._extract(image, cfg.style_layers)
                     per_image.append({k: gram_matrix(v) for k, v in feats.items()})
@@ -180,8 +183,10 @@ class NSTRun:
         if cfg.init == "content":
             return content.clone()
         if cfg.init == "style":
-            return to_tensor(self.styles[0].resize(size[::-1], Image.Resampling.LANCZOS), self.device)
+            return to_tensor(self.work_styles[0].resize(size[::-1], Image.Resampling.LANCZOS), self.device)
         gen = torch.Generator().manual_seed(cfg.seed)
+        if cfg.color_mode == "luminance":  # a grey start: the optimisation works on luminance images
+            return torch.rand((1, 1, *size), generator=gen).to(self.device).repeat(1, 3, 1, 1)
         return torch.rand((1, 3, *size), generator=gen).to(self.device)
 
     def _losses(self, x: torch.Tensor, content_feats: dict, style_targets: dict) -> tuple[torch.Tensor, LossValues]:
@@ -206,8 +211,9 @@ class NSTRun:
     def run_start(self) -> RunStart:
         """The first record (also useful to the app before the run starts)."""
         cfg = self.config
+        # The style images as the optimisation uses them (grey or colour-matched under those modes).
         extras = {f"style_{i}": np.asarray(fit_long_side(s, max(self.frame_size)), dtype=np.uint8)
-                  for i, s in enumerate(self.styles)}
+                  for i, s in enumerate(self.work_styles)}
         config = {
             "backend": "nst", **cfg.to_dict(), "model_label": self.vgg.label, "device": str(self.device),
             "style_names": self.names, "content_name": self.content_name, "content_size": [self.content.width, self.content.height],
@@ -267,7 +273,8 @@ class NSTRun:
         if image.shape[-2:] != self.frame_size:
             image = F.interpolate(image, size=self.frame_size, mode="bilinear", align_corners=False)
         frame = to_uint8(image)
-        if self.config.original_colors:
+        if self.config.color_mode in ("swap", "luminance"):
+            # swap: content chroma over a colour result; luminance: over the optimised luminance image.
             frame = keep_colours(frame, self.content_array)
         metrics = {"loss": values.total, "norm": float("nan"), "rate": float("nan")}
         for name in ("content", "style", "tv"):
@@ -277,6 +284,30 @@ class NSTRun:
         keep = final or step % self.config.record_every == 0
         return StepRecord(step=step, total=total, frame=frame if keep else None, metrics=metrics,
                           timings_ms={"step": ms}, elapsed_s=time.perf_counter() - start, status=status)
+
+
+def _colour_inputs(content: Image.Image, styles: list[Image.Image], config: NSTConfig,
+                   cap: int) -> tuple[Image.Image, list[Image.Image]]:
+    """The content and style images the optimisation sees under ``config.color_mode`` (Gatys et al. 2016).
+
+    luminance: grey images of the content's Y and of each style's Y matched to the content's mean and
+    standard deviation; histogram: each style with the content's colour mean and covariance; else as given.
+    Statistics are those of the content at the working size (the run's ``content``); styles are first
+    brought down to ``cap`` px on the long side.
+    """
+    mode = config.color_mode
+    if mode not in ("luminance", "histogram"):
+        return content, list(styles)
+    content_rgb = np.asarray(content, dtype=np.uint8)
+    # Never larger than the run uses them (``cap`` px on the long side): a 40-Mpx style stays cheap.
+    styles = [fit_long_side(s, cap) if max(s.size) > cap else s for s in styles]
+    if mode == "histogram":
+        return content, [Image.fromarray(match_colour_histogram(np.asarray(s, dtype=np.uint8), content_rgb,
+                                                                config.histogram_transform)) for s in styles]
+    content_y = luminance(content_rgb / 255.0)
+    grey_styles = [Image.fromarray(grey_rgb(match_luminance(luminance(np.asarray(s, dtype=np.float64) / 255.0), content_y)))
+                   for s in styles]
+    return Image.fromarray(grey_rgb(content_y)), grey_styles
 
 
 class _NormTracker:
