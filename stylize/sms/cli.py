@@ -6,6 +6,12 @@
 Every option is checked and the image read before any model loads; user errors print one line
 ``error: ...`` and exit with status 2. Ctrl-C stops the run, keeps the steps made so far (the image
 of the last recorded step is saved) and exits with 130. ``--bundle`` also saves the trajectory.
+
+    python -m stylize sms-sweep photo.jpg --style-lora ghibli.safetensors --style "ghibli style" \
+        --lambdas 1e-5,1e-4,1e-3,1e-2 [--size 512] [--clip none] --out sweep/
+
+runs once per λ with the same seed and writes ``lambda_<λ>.png``, ``grid.png`` and ``figures.csv``
+(``stylize.sms.sweep``).
 """
 
 from __future__ import annotations
@@ -26,16 +32,25 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The ``sms`` command's options (also used by the ``stylize`` command registry)."""
-    d = SMSConfig()
     a = parser.add_argument
     a("content", help="the content image")
     add_stop_on(parser)
+    a("--out", required=True, help="the stylized image (.png, .jpg, .webp)")
+    a("--lambda-psr", type=float, default=SMSConfig().lambda_psr, help="PSR weight: content (high) vs style (low)")
+    add_run_options(parser)
+    a("--bundle", default=None, help="also save the run's trajectory bundle here")
+    a("--quiet", action="store_true", help="no progress lines")
+    return parser
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every SMS run takes (``sms`` and ``sms-sweep``), all but the content, λ and outputs."""
+    d = SMSConfig()
+    a = parser.add_argument
     a("--style-lora", required=True, help="style LoRA: .safetensors file, folder, hub id "
       "(org/name or org/name:file.safetensors), or 'tiny' with --model tiny-sd")
     a("--style", default=d.style, help=f"style words; prompt '{{style}}, {{caption}}' (default: {d.style!r})")
     a("--prompt", default=d.prompt, help=f"content caption, or '{AUTO_PROMPT}' to caption with BLIP (default)")
-    a("--out", required=True, help="the stylized image (.png, .jpg, .webp)")
-    a("--lambda-psr", type=float, default=d.lambda_psr, help="PSR weight: content (high) vs style (low)")
     a("--steps", type=int, default=d.steps)
     a("--model", default=d.model, help=f"base SD 1.5: {', '.join(MODELS)}, a pipeline folder or a hub id")
     a("--style-model", default=d.style_model, help="SD 1.5 fine-tune the style LoRA sits on (default: --model)")
@@ -54,17 +69,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     a("--record-every", type=int, default=d.record_every, help="decode a frame every k steps")
     a("--device", default=d.device, choices=DEVICES)
     a("--dtype", default=d.dtype, choices=DTYPES)
-    a("--bundle", default=None, help="also save the run's trajectory bundle here")
-    a("--quiet", action="store_true", help="no progress lines")
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> SMSConfig:
-    """The checked run config for parsed arguments."""
+def config_from_args(args: argparse.Namespace, lambda_psr: float | None = None) -> SMSConfig:
+    """The checked run config for parsed arguments (``lambda_psr`` given: instead of ``--lambda-psr``)."""
     targets = tuple(t.strip() for t in args.lora_targets.split(",") if t.strip())
     return SMSConfig(
         style_lora=args.style_lora, style=args.style, prompt=args.prompt, model=args.model,
-        style_model=args.style_model, lora_strength=args.lora_strength, lambda_psr=args.lambda_psr,
+        style_model=args.style_model, lora_strength=args.lora_strength,
+        lambda_psr=args.lambda_psr if lambda_psr is None else lambda_psr,
         steps=args.steps, lr=args.lr, warmup_steps=args.warmup_steps, guidance_scale=args.guidance_scale,
         lora_rank=args.lora_rank, lora_alpha=args.lora_alpha, lora_targets=targets, lora_lr=args.lora_lr,
         sagr=not args.no_sagr, resolution=args.resolution, seed=args.seed, record_every=args.record_every,
@@ -143,5 +157,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_handler(run_command, build_parser().parse_args(argv))
 
 
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The ``sms-sweep`` command's options."""
+    from stylize.content_figures import DEFAULT_SIZE
+
+    a = parser.add_argument
+    a("content", help="the content image")
+    a("--lambdas", required=True, help="comma-separated PSR weights, e.g. 1e-5,1e-4,1e-3,1e-2 (one run each)")
+    a("--out", required=True, help="the folder for lambda_<value>.png, grid.png and figures.csv")
+    add_run_options(parser)
+    a("--size", type=int, default=DEFAULT_SIZE, help="short side (px) at which L2 and SSIM compare to the content")
+    a("--clip", default="", help="CLIP model id or folder for the CLIP score to --style, or 'none' "
+      "(default: openai/clip-vit-base-patch16; the tiny test CLIP with --model tiny-sd)")
+    a("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    """Run ``sms-sweep``: one run per λ, same seed; images, grid and figures in ``--out``."""
+    from stylize.content_figures import compared_size, format_table
+    from stylize.content_figures import Figures
+    from stylize.sms.sweep import parse_lambdas, run_sweep
+    from workbench.cli import check_out_folder
+    from workbench.images import load_photo
+
+    # 1. Check everything before any model loads
+    lambdas = parse_lambdas(args.lambdas)
+    config = config_from_args(args, lambda_psr=lambdas[0])
+    out = check_out_folder(Path(args.out).expanduser())
+    content = load_photo(args.content)
+    compared_size(content, args.size)  # a bad --size fails now, not after the runs
+
+    # 2. One run per λ
+    result = run_sweep(content, config, lambdas, out, content_name=Path(args.content).name, size=args.size,
+                       clip=args.clip, drive=lambda run: _drive(run, None, quiet=args.quiet))
+    figures = [Figures(r["image"], r["l2_rms"], r["ssim"], r["clip_score"]) for r in result.rows]
+    print(format_table(figures, compared_size(content, args.size)))
+    if result.clip_note:
+        print(result.clip_note)
+    return 0
+
+
 command("sms", "Style Matching Score stylization: CONTENT --style-lora LORA --style WORDS --out OUT.png",
         add_arguments)(run_command)
+command("sms-sweep", "SMS λ sweep: CONTENT --style-lora LORA --lambdas 1e-5,1e-4,1e-3 --out FOLDER",
+        add_sweep_arguments)(run_sweep_command)
