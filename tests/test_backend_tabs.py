@@ -44,7 +44,7 @@ def client_of(app) -> Client:
 def nst_settings(**changes):
     values = dict(content=handle_file(str(CONTENT)), styles=[handle_file(str(STYLE))], blend="", model="tiny",
                   ratio=6.0, iterations=6, max_side=64, optimizer="lbfgs", init="content", tv_weight=0.0, scales=1,
-                  original_colors=False, seed=0)
+                  color_mode="none", seed=0)
     values.update(changes)
     return list(values.values())
 

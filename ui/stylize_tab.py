@@ -98,7 +98,7 @@ class NSTBackend(_StyleBackend):
             model=values["model"], iterations=whole(values["iterations"], "iterations"),
             max_side=whole(values["max_side"], "the size cap"), style_weight=10.0 ** ratio,
             tv_weight=number(values["tv_weight"], "the TV weight"), optimizer=values["optimizer"], init=values["init"],
-            original_colors=bool(values["original_colors"]), style_blend=weights,
+            color_mode=str(values["color_mode"] or "none"), style_blend=weights,
             num_scales=whole(values["scales"], "scales"), seed=whole(values["seed"], "seed"),
         )
         config.check(num_styles=len(styles))
@@ -150,7 +150,12 @@ def _build_nst(sessions: SessionStore, upload_limit: str) -> None:
                 c["init"] = gr.Radio(list(INITS), value=base.init, label="Start from")
                 c["tv_weight"] = gr.Number(base.tv_weight, label="Total-variation weight γ")
                 c["scales"] = gr.Slider(1, 4, value=base.num_scales, step=1, label="Coarse-to-fine scales")
-                c["original_colors"] = gr.Checkbox(base.original_colors, label="Keep the content's colours")
+                # NSTConfig.color_mode in words (Gatys et al., "Preserving Color in Neural Artistic Style Transfer").
+                colour_modes = [("the style's colours", "none"), ("content's colours put back after", "swap"),
+                                ("luminance-only transfer", "luminance"),
+                                ("style colours matched to the content first", "histogram")]
+                c["color_mode"] = gr.Radio(colour_modes, value=base.color_mode, label="Colours",
+                                           info="keep the content's colours (Gatys et al. 2016)", elem_id="nst-color-mode")
                 c["seed"] = gr.Number(base.seed, label="Seed", precision=0)
             controls = run_controls("nst")
         with gr.Column(scale=3, min_width=420):
