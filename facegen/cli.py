@@ -103,9 +103,15 @@ def _train(args: argparse.Namespace) -> int:
         "device": args.device}.items() if v is not None}
     if train:
         config = config.replace(train=train)
-    run = TrainRun(args.faces, args.bodies, config, out_dir=args.out, resume=args.resume,
-                   fid_faces_dir=args.fid_faces, fid_bodies_dir=args.fid_bodies)
-    return consume(run, progress=not args.no_progress)  # its notes are printed from the run's RunStart
+    from facegen.parallel import from_env, teardown
+
+    try:
+        run = TrainRun(args.faces, args.bodies, config, out_dir=args.out, resume=args.resume,
+                       fid_faces_dir=args.fid_faces, fid_bodies_dir=args.fid_bodies)
+        # under a launcher only rank 0 shows a progress bar (its notes are printed from the RunStart)
+        return consume(run, progress=not args.no_progress and from_env().is_main)
+    finally:
+        teardown()
 
 
 def consume(run: object, *, progress: bool = True) -> int:

@@ -137,6 +137,7 @@ class TrainConfig:
     display_size: int = 4  # faces in the sample grid
     grid_tile: int = 128  # each grid tile's side in pixels
     checkpoint_every: int = 10_000
+    log_every: int = 10  # a row of losses in RUN_DIR/curves.csv every N iterations (official log_iter)
     keep_checkpoints: int = 3
     fid_every: int = 0  # 0: no FID during training
     fid_num_images: int = 100
@@ -305,7 +306,7 @@ def from_official(h: Mapping[str, Any]) -> FaceGenConfig:
         data["grayscale_p"] = float(h.get("RandomGrayscale_P", 0.05)) if h["do_RandomGrayscale"] else 0.0
     train: dict[str, Any] = {}
     for k1, k2 in [("max_iter", "iterations"), ("random_seed", "seed"), ("image_save_iter", "sample_every"),
-                   ("snapshot_save_iter", "checkpoint_every")]:
+                   ("snapshot_save_iter", "checkpoint_every"), ("log_iter", "log_every")]:
         if k1 in h:
             train[k2] = h[k1]
     misc = h.get("misc", {}) or {}
@@ -354,7 +355,7 @@ def tiny_config(image_size: int = 32, council_size: int = 2) -> FaceGenConfig:
                         loss_matching_hist_size=4),
         data=DataConfig(image_size=image_size, batch_size=2),
         train=TrainConfig(iterations=4, sample_every=2, display_size=2, grid_tile=image_size,
-                          checkpoint_every=2, keep_checkpoints=2),
+                          checkpoint_every=2, keep_checkpoints=2, log_every=1),
         name="tiny",
     )
 
@@ -475,6 +476,7 @@ def _validate(c: FaceGenConfig) -> None:
     _in_range(t.display_size, 1, 64, "train.display_size")
     _in_range(t.grid_tile, 16, 1024, "train.grid_tile")
     _in_range(t.checkpoint_every, 0, 100_000_000, "train.checkpoint_every")
+    _in_range(t.log_every, 1, 100_000_000, "train.log_every")
     _in_range(t.keep_checkpoints, 1, 1000, "train.keep_checkpoints")
     _in_range(t.fid_every, 0, 100_000_000, "train.fid_every")
     _in_range(t.fid_num_images, 2, 100_000, "train.fid_num_images")

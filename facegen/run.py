@@ -6,6 +6,10 @@ before building a network (one-line ``ConfigError``), then, iterated, yields one
 otherwise), and a sample grid as the frame every ``train.sample_every`` iterations. Checkpoints are
 written atomically every ``train.checkpoint_every`` iterations and when the run ends or is stopped
 (closing the generator), so a stopped run keeps what it learnt and ``resume=True`` continues it.
+With every checkpoint, ``RUN_DIR/curves.csv`` and ``RUN_DIR/curves.html`` (``facegen.curves``) plot the
+losses and FID so far. Under ``accelerate launch`` / ``torchrun`` the run is data parallel
+(``facegen.parallel``): each process reads its own slice of the data stream and only rank 0 writes
+files or computes FID.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ import torch
 from facegen.checkpoint import (CheckpointError, latest_checkpoint, list_checkpoints, restore, same_architecture,
                                 save_checkpoint)
 from facegen.config import FaceGenConfig, load_config, save_config
+from facegen.curves import Row, read_rows, write_curves
 from facegen.data import ImageDomain, list_images, readable, to_uint8
 from facegen.grid import sample_grid
+from facegen.parallel import from_env, setup
 from facegen.trainer import Batch, CouncilTrainer
 from workbench.errors import ConfigError
 from workbench.hub import pick_device
@@ -64,6 +70,7 @@ class TrainRun:
         # 1. Check the options, folders and checkpoints (nothing built yet).
         self.config = load_config(config).validate()
         t = self.config.train
+        self.parallel = from_env()  # a single process unless started by accelerate launch / torchrun
         self.notes: list[str] = []
         faces, skipped_a = readable(list_images(faces_dir, what="faces folder"))
         bodies, skipped_b = readable(list_images(bodies_dir, what="bodies folder"))
@@ -105,17 +112,20 @@ class TrainRun:
         if not os.access(self.out_dir, os.W_OK):
             raise ConfigError(f"--out folder '{out_dir}' is not writable")
 
-        # 2. Load components: the FID feature extractor (given, or by name), then the networks.
+        # 2. Load components: the process group, the FID feature extractor (given, or by name; rank 0
+        # alone evaluates FID), then the networks.
+        self.device = setup(self.parallel, self.device)
         self.extractor = feature_extractor
-        if t.fid_every and self.extractor is None:
+        if t.fid_every and self.extractor is None and self.parallel.is_main:
             from facegen.fid import load_feature_extractor
 
             self.extractor = load_feature_extractor(t.fid_model, self.device)
         self.faces = ImageDomain(faces, 0, self.config.data)
         self.bodies = ImageDomain(bodies, 1, self.config.data)
-        self.trainer = CouncilTrainer(self.config, self.device)
+        self.trainer = CouncilTrainer(self.config, self.device, parallel=self.parallel)
         self.start = 0
         self.history: dict[str, Any] = {"iteration": [], "fid": []}
+        self.rows: list[Row] = []  # logged losses and FID: curves.csv
         if self.resume_from is not None:
             try:
                 restore(self.trainer, self.resume_from)
@@ -123,13 +133,17 @@ class TrainRun:
                 raise ConfigError(f"cannot resume from {self.resume_from.path.name}: {exc}") from None
             self.start = self.resume_from.iteration
             self.history = self.resume_from.history or self.history
+            self.rows, note = read_rows(self.out_dir, self.start)
+            if note and self.parallel.is_main:
+                self.notes.append(note)
             self.resume_from.tensors.clear()  # the trainer holds its own copies now
         self.display = self.faces.fixed(t.display_size)
         self.display_z = torch.randn(len(self.display), self.config.gen.style_dim, 1, 1,
                                      generator=torch.Generator().manual_seed(t.seed + 3))
         self._real_stats = None
         self.last_saved = self.start if self.resume_from is not None else -1
-        save_config(self.config, self.out_dir / "config.json")
+        if self.parallel.is_main:
+            save_config(self.config, self.out_dir / "config.json")
 
     # --- pieces ----------------------------------------------------------------------------------
 
@@ -140,8 +154,9 @@ class TrainRun:
     def batches(self, iteration: int) -> list[Batch]:
         k = self.config.dis.relative_iterations
         seed = self.config.train.seed
-        return [Batch(self.faces.batch(iteration * k + j, seed), self.bodies.batch(iteration * k + j, seed))
-                for j in range(k)]
+        n, rank = self.parallel.world_size, self.parallel.rank  # process r reads every n-th batch from r
+        return [Batch(self.faces.batch((iteration * k + j) * n + rank, seed),
+                      self.bodies.batch((iteration * k + j) * n + rank, seed)) for j in range(k)]
 
     def fid(self, iteration: int) -> float:
         """FID of held-out faces translated by a random member each (official) against held-out bodies."""
@@ -165,10 +180,14 @@ class TrainRun:
         return frechet_distance(mu, sigma, *self._real_stats)
 
     def save(self, iteration: int) -> None:
+        """The checkpoint at ``iteration`` and the curves so far (rank 0 only)."""
         if iteration == self.last_saved:
             return
-        save_checkpoint(self.trainer, self.out_dir, iteration, history=self.history,
-                        keep=self.config.train.keep_checkpoints)
+        if self.parallel.is_main:
+            save_checkpoint(self.trainer, self.out_dir, iteration, history=self.history,
+                            keep=self.config.train.keep_checkpoints)
+            write_curves(self.out_dir, self.rows, run_curves(self.config),
+                         title=f"Council GAN ({self.config.name}): {self.out_dir.name}")
         self.last_saved = iteration
 
     def run_start(self) -> RunStart:
@@ -205,14 +224,17 @@ class TrainRun:
                 metrics = {n: losses.get(n, nan) for n in names}
                 metrics["lr"] = self.trainer.lr_at(iteration - 1)
                 timings = {"train": train_ms}
-                if t.fid_every and iteration % t.fid_every == 0:
+                fid_now = bool(t.fid_every) and iteration % t.fid_every == 0 and self.parallel.is_main
+                if fid_now:
                     tick = time.perf_counter()
                     metrics["fid"] = self.fid(iteration)
                     timings["fid"] = (time.perf_counter() - tick) * 1000
                     self.history["iteration"].append(iteration)
                     self.history["fid"].append(metrics["fid"])
+                if fid_now or iteration % t.log_every == 0 or iteration == t.iterations:
+                    self.rows.append({"iteration": iteration, **metrics})
                 frame = None
-                if iteration % t.sample_every == 0 or iteration == t.iterations:
+                if self.parallel.is_main and (iteration % t.sample_every == 0 or iteration == t.iterations):
                     frame = self.frame()
                 if t.checkpoint_every and iteration % t.checkpoint_every == 0:
                     tick = time.perf_counter()

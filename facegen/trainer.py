@@ -17,6 +17,7 @@ from facegen import losses as L
 from facegen.config import FaceGenConfig
 from facegen.networks import build_member
 from facegen.networks.generator import AdaINGen
+from facegen.parallel import Parallel
 
 
 def member_names(config: FaceGenConfig) -> list[str]:
@@ -32,9 +33,12 @@ class Batch:
 class CouncilTrainer:
     """The networks, optimisers and random streams of a council; ``step`` runs one iteration."""
 
-    def __init__(self, config: FaceGenConfig, device: torch.device | str = "cpu") -> None:
+    def __init__(self, config: FaceGenConfig, device: torch.device | str = "cpu", *,
+                 parallel: Parallel | None = None) -> None:
         self.config = config
         self.device = torch.device(device)
+        # Several processes (facegen.parallel): gradients and reported losses are averaged over them.
+        self.parallel = parallel or Parallel()
         n = config.council.council_size
         torch.manual_seed(config.train.seed)  # the initial weights
         members = [build_member(config) for _ in range(n)]
@@ -51,8 +55,11 @@ class CouncilTrainer:
         self.dis_opts = [adam(d) for d in self.dis]
         self.dis_council_opts = [adam(d) for d in self.dis_council]
         self.matchers = [L.LossMatcher(config.loss.loss_matching_hist_size) for _ in range(n)]
+        # The same streams on every process: z and the compared members agree, so rank 0's checkpoint
+        # resumes every rank; the data differs per process (TrainRun.batches).
         self.z_rng = torch.Generator().manual_seed(config.train.seed + 1)
         self.py_rng = random.Random(config.train.seed + 2)
+        self.parallel.broadcast([self.gens, self.dis, self.dis_council])
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -121,8 +128,9 @@ class CouncilTrainer:
                 fake, _ = self.gens[i](x_a, z)
             loss = L.lsgan_dis_loss(self.dis[i](fake), self.dis[i](x_b))
             (self.config.loss.gan_w * loss).backward()
+            self.parallel.average_gradients(self.dis[i])
             self.dis_opts[i].step()
-            out[f"dis_{i}"] = float(loss.detach())
+            out[f"dis_{i}"] = self.parallel.mean(loss)
         return out
 
     def dis_council_update(self, iteration: int, batch: Batch) -> dict[str, float]:
@@ -152,8 +160,9 @@ class CouncilTrainer:
                 choices.remove(j)
                 total = total + L.lsgan_dis_loss(self.dis_council[i](own[i], x_a), self.dis_council[i](others[j], x_a))
             (self.config.loss.council_w * total / k.dis_iterations).backward()
+            self.parallel.average_gradients(self.dis_council[i])
             self.dis_council_opts[i].step()
-            out[f"council_dis_{i}"] = float(total.detach()) / k.dis_iterations
+            out[f"council_dis_{i}"] = self.parallel.mean(total) / k.dis_iterations
         return out
 
     def gen_update(self, iteration: int, batch: Batch) -> dict[str, float]:
@@ -176,42 +185,44 @@ class CouncilTrainer:
                     if lc.mask_zero_or_one_w:
                         term = L.mask_zero_one(masks, lc.mask_zero_or_one_center, lc.mask_zero_or_one_epsilon)
                         total = total + lc.mask_zero_or_one_w * term
-                        out[f"focus_zero_one_{i}"] = float(term.detach())
+                        out[f"focus_zero_one_{i}"] = self.parallel.mean(term)
                     if lc.mask_total_w:
                         term = L.mask_small(masks, use_square=lc.mask_small_use_square, use_abs=lc.mask_small_use_abs)
                         total = total + lc.mask_total_w * term
-                        out[f"focus_size_{i}"] = float(term.detach())
+                        out[f"focus_size_{i}"] = self.parallel.mean(term)
                     if lc.mask_tv_w:
                         term = L.mask_tv(masks)
                         total = total + lc.mask_tv_w * term
-                        out[f"mask_tv_{i}"] = float(term.detach())
+                        out[f"mask_tv_{i}"] = self.parallel.mean(term)
                 if lc.abs_beginning_end:
                     w = max(lc.abs_beginning_end * lc.abs_beginning_end_less_by ** iteration, lc.abs_beginning_end_minimum)
                     if w > 0.005:
                         total = total + w * L.l1_or_l2(fake, x_a)
                 adv = L.lsgan_gen_loss(self.dis[i](fake))
+                adv_value = self.parallel.mean(adv)
                 if lc.do_w_loss_matching:
-                    self.matchers[i].push_gan(float(adv.detach()))
+                    self.matchers[i].push_gan(adv_value)
                 total = total + lc.gan_w * adv
-                out[f"gen_adv_{i}"] = float(adv.detach())
+                out[f"gen_adv_{i}"] = adv_value
                 totals.append(total)
             if self.council_on(iteration):
                 for i in range(self.size):
                     council = x_a.new_zeros(())
                     if lc.council_w:
                         term = L.lsgan_gen_loss(self.dis_council[i](fakes[i], x_a))
-                        weight = self.matchers[i].push_council(float(term.detach())) if lc.do_w_loss_matching else 1.0
+                        weight = self.matchers[i].push_council(self.parallel.mean(term)) if lc.do_w_loss_matching else 1.0
                         council = council + lc.council_w * weight * term
                     if lc.council_abs_w:
                         j = self.py_rng.choice([m for m in range(self.size) if m != i])
                         crit = L.l1_gray if lc.council_abs_gray_scale else L.l1
                         council = council + lc.council_abs_w * crit(fakes[i], fakes[j].detach())
                     totals[i] = totals[i] + council
-                    out[f"council_gen_{i}"] = float(council.detach())
+                    out[f"council_gen_{i}"] = self.parallel.mean(council)
             for i, total in enumerate(totals):
                 total.backward()
+                self.parallel.average_gradients(self.gens[i])
                 self.gen_opts[i].step()
-                out[f"gen_total_{i}"] = float(total.detach())
+                out[f"gen_total_{i}"] = self.parallel.mean(total)
         finally:
             for d in list(self.dis) + list(self.dis_council):
                 d.requires_grad_(True)
