@@ -127,7 +127,9 @@ def _vgg_choices() -> tuple[list[tuple[str, str]], str]:
     return [tiny, ("vgg19 — not downloaded (get it with: python -m stylize download vgg19)", "vgg19")], "tiny"
 
 
-def _build_nst(sessions: SessionStore, upload_limit: str) -> None:
+def _build_nst(sessions: SessionStore, upload_limit: str) -> dict[str, Any]:
+    """Lay out the style-transfer section; returns its setting components (the Texture words section
+    fills ``styles``)."""
     from stylize.nst.config import INITS, NSTConfig, OPTIMIZERS
 
     base = NSTConfig()
@@ -161,6 +163,7 @@ def _build_nst(sessions: SessionStore, upload_limit: str) -> None:
         with gr.Column(scale=3, min_width=420):
             build_run_panel(sessions, NSTBackend(), list(c), list(c.values()), controls.run, controls.stop,
                             upload_limit=upload_limit, run_message=controls.message)
+    return c
 
 
 # -- Style Matching Score ---------------------------------------------------------------------------
@@ -168,6 +171,13 @@ class SMSBackend(_StyleBackend):
     """What the SMS section tells its run panel."""
 
     key, api_prefix, kind, fallback_stem = "sms", "sms_", "SMS", "sms"
+
+    @property
+    def side_images(self) -> dict[str, str]:
+        """The map R of each step, shown beside the frame (``stylize.sms.config.SIDE_LABELS``)."""
+        from stylize.sms.config import SIDE_LABELS
+
+        return dict(SIDE_LABELS)
 
     def request(self, session: Session, values: dict[str, Any]) -> RunRequest:
         from stylize.sms.config import MODELS, SMSConfig
@@ -222,10 +232,18 @@ def _build_sms(sessions: SessionStore, upload_limit: str) -> None:
                             upload_limit=upload_limit, run_message=controls.message)
 
 
-def build_stylize_tab(sessions: SessionStore, *, upload_limit: str) -> None:
-    """Lay out both sections inside the current Blocks."""
-    with gr.Tabs():
+def build_stylize_tab(sessions: SessionStore, *, upload_limit: str, server_folders: bool | None = None) -> None:
+    """Lay out the sections inside the current Blocks. ``server_folders``: whether folders on the server
+    may be typed (None: as the app decided at launch, see ``ui.words_tab.allow_server_folders``)."""
+    from ui.study_tab import build_study_tab
+    from ui.words_tab import build_words_tab
+
+    with gr.Tabs() as tabs:
         with gr.Tab("Neural style transfer", id="nst"):
-            _build_nst(sessions, upload_limit)
+            nst = _build_nst(sessions, upload_limit)
         with gr.Tab("Style Matching Score", id="sms"):
             _build_sms(sessions, upload_limit)
+        with gr.Tab("Texture words", id="words"):
+            words = build_words_tab(sessions, nst, tabs, model_choices=_vgg_choices(), server_folders=server_folders)
+        with gr.Tab("Questionnaire", id="study"):
+            build_study_tab(sessions, words, server_folders=server_folders)
