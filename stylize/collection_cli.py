@@ -27,12 +27,27 @@ def _index(args: argparse.Namespace):
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    content = bool(getattr(args, "content_features", False)) or _content_weight(args) > 0
     return StyleIndex(args.collection, model=args.model, layer=args.layer, size=args.size,
-                      after_relu=not args.before_relu, cache_dir=args.cache_dir)
+                      after_relu=not args.before_relu, cache_dir=args.cache_dir, content=content)
+
+
+def _content_weight_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--content-weight", type=float, default=0.0, metavar="W",
+                   help="share of DCNN content features (VGG19 fc6) in the vectors, 0..1: "
+                        "[√(1−W)·style, √W·content] (default 0: style vectors only)")
+
+
+def _content_weight(args: argparse.Namespace) -> float:
+    from stylize.content_vector import check_content_weight
+
+    return check_content_weight(getattr(args, "content_weight", 0.0))
 
 
 def _index_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("collection", help="COLLECTION_DIR with a folder of images per word")
+    p.add_argument("--content-features", action="store_true",
+                   help="also compute the DCNN content vectors (VGG19 fc6) that --content-weight uses")
     p.add_argument("--quiet", action="store_true")
     _vector_options(p)
 
@@ -63,6 +78,7 @@ def _clusters_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=int, default=300, help="NST iterations for --stylize")
     p.add_argument("--max-side", type=int, default=512, help="NST size cap for --stylize")
     p.add_argument("--quiet", action="store_true")
+    _content_weight_option(p)
     _vector_options(p)
 
 
@@ -84,6 +100,7 @@ def clusters_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"two different words given: '{args.word_pos}' and --word '{args.word}'")
     word = args.word or args.word_pos
     k = _parse_k(args.k)
+    content_weight = _content_weight(args)
     out = Path(args.out or f"clusters_{word or Path(args.collection).name}")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file, not a folder")
@@ -97,7 +114,8 @@ def clusters_command(args: argparse.Namespace) -> int:
         load_image(args.stylize, max_pixels=nst_config.max_pixels, what="content image")  # fail before indexing
     result = cluster_word(args.collection, word, k=k, model=args.model, layer=args.layer, size=args.size,
                           after_relu=not args.before_relu, seed=args.seed, device=args.device,
-                          progress=not args.quiet, batch_size=args.batch_size, cache_dir=args.cache_dir)
+                          progress=not args.quiet, batch_size=args.batch_size, cache_dir=args.cache_dir,
+                          content_weight=content_weight)
     written = save_outputs(result, out)
     c = result.clustering
     for i in range(c.k):
@@ -120,30 +138,33 @@ def _retrieve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true")
+    _content_weight_option(p)
     _vector_options(p)
 
 
-@command("retrieve", "The collection images nearest a query image in style (cosine of style vectors)", _retrieve_arguments)
+@command("retrieve", "The collection images nearest a query image in style (cosine of style vectors, "
+                     "optionally combined with fc6 content vectors)", _retrieve_arguments)
 def retrieve_command(args: argparse.Namespace) -> int:
     from stylize.clusters import nearest
     from stylize.collection import list_images
     from stylize.nst.loading import load_vgg, pick_device
-    from stylize.style_vector import style_vector
+    from stylize.content_vector import combine_vectors, combined_vector
     from workbench.images import load_photo
 
     if args.top < 1:
         raise ConfigError(f"--top must be at least 1, got {args.top}")
+    weight = _content_weight(args)
     query = load_photo(args.query)
     index = _index(args)
     paths = list_images(index.root, args.word)
     if not paths:
         raise ConfigError(f"collection {index.root} is empty: put images in a folder per word (WORD/*.jpg)")
-    vgg = load_vgg(args.model, device=pick_device(args.device))
+    vgg = load_vgg(args.model, device=pick_device(args.device), fc6=weight > 0)
     report = index.update(paths, vgg=vgg, progress=not args.quiet,
                           batch_size=args.batch_size)
     paths = [p for p in paths if p not in report.failed]
-    vectors = index.vectors(paths)
-    q = style_vector(query, vgg, layer=args.layer, size=args.size, after_relu=not args.before_relu)
+    vectors = combine_vectors(index.vectors(paths), index.content_vectors(paths) if weight > 0 else None, weight)
+    q = combined_vector(query, vgg, weight, layer=args.layer, size=args.size, after_relu=not args.before_relu)
     hits = [{"path": paths[i], "similarity": s} for i, s in nearest(q, vectors, args.top)]
     if args.json:
         print(json.dumps(hits, ensure_ascii=False, indent=2))

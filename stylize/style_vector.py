@@ -57,7 +57,8 @@ def square_crop(image: Image.Image, size: int = DEFAULT_SIZE) -> Image.Image:
     return image.crop((left, top, left + size, top + size))
 
 
-def _batch(images: Sequence[Image.Image], size: int, device: torch.device) -> torch.Tensor:
+def image_batch(images: Sequence[Image.Image], size: int, device: torch.device) -> torch.Tensor:
+    """(B, 3, size, size) tensor in [0, 1] of centre-cropped PIL images."""
     arrays = np.stack([np.asarray(square_crop(im, size), dtype=np.float32) / 255.0 for im in images])
     return torch.from_numpy(arrays).permute(0, 3, 1, 2).contiguous().to(device)
 
@@ -76,7 +77,7 @@ def style_vectors(
     pending: list[Image.Image] = []
 
     def flush() -> None:
-        feats = vgg.extract(_batch(pending, size, device), [layer], after_relu=after_relu)[layer]
+        feats = vgg.extract(image_batch(pending, size, device), [layer], after_relu=after_relu)[layer]
         out.append(style_vectors_from_features(feats).cpu().numpy().astype(np.float32))
         pending.clear()
 

@@ -130,10 +130,15 @@ def test_tiny_weights_load_through_the_safetensors_path():
     loading.load_vgg.cache_clear()
     model = loading.load_vgg("tiny", device=torch.device("cpu"))
     assert model is loading.load_vgg("tiny", device=torch.device("cpu"))  # loaded once per process
-    reference = tiny_vgg(seed=0)
-    for key, value in reference.state_dict().items():
-        assert torch.equal(model.state_dict()[key], value)
+    reference = tiny_vgg(seed=0).state_dict()
+    assert set(model.state_dict()) == {k for k in reference if k.startswith("features.")}  # no fc6 unless asked
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, reference[key])
     assert not any(p.requires_grad for p in model.parameters())
+    with_fc6 = loading.load_vgg("tiny", device=torch.device("cpu"), fc6=True)
+    assert set(with_fc6.state_dict()) == set(reference) and with_fc6.pre_logits.fc1.weight.shape == (32, 16, 7, 7)
+    for key, value in with_fc6.state_dict().items():
+        assert torch.equal(value, reference[key])
 
 
 def test_local_safetensors_file_with_extra_tensors_loads(tmp_path):

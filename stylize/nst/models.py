@@ -4,7 +4,8 @@
 also takes a local ``.safetensors`` file, a folder holding ``model.safetensors``, or any hub id
 (``owner/name`` or ``owner/name:file.safetensors``). Loading is offline first: the local Hugging Face
 cache, then one download attempt, else a one-line ``ModelNotAvailableError``. Only the ``features.*``
-tensors are read, so the classifier of a full checkpoint costs nothing.
+tensors are read (and fc6 where content features are asked for), so the rest of a full checkpoint's
+classifier costs nothing.
 
 ``tiny`` is built in-process (seeded random weights, a few channels per conv), saved as a safetensors
 file under ``$STYLIZE_TINY_DIR`` (default ``~/.cache/stylize/tiny``) and loaded back through the same
@@ -75,11 +76,23 @@ def materialize_tiny(spec: VGGSpec) -> Path:
     from workbench.atomic import atomic_path
 
     path = tiny_dir() / spec.filename
-    if not path.is_file():
+    if not path.is_file() or not _has_fc6(path):  # files written before the tiny fc6 existed are rewritten
         state = {k: v.contiguous() for k, v in tiny_vgg(seed=0).state_dict().items()}
         with atomic_path(path) as tmp:
             save_file(state, str(tmp))
     return path
+
+
+def _has_fc6(path: Path) -> bool:
+    from safetensors import safe_open
+
+    from stylize.nst.vgg import FC6_KEYS
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return FC6_KEYS[0] in fh.keys()
+    except Exception:  # unreadable: written again
+        return False
 
 
 def weights_file(model: str) -> Path:
