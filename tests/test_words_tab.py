@@ -75,6 +75,13 @@ def test_bad_inputs_give_one_line_messages_on_the_page(app, tmp_path):
     assert "open a collection folder or upload images" in message
     *_, message = client.predict(str(tmp_path / "missing"), api_name="/words_open")
     assert "does not exist" in message
+    (tmp_path / "empty").mkdir()
+    *_, message = client.predict(str(tmp_path / "empty"), api_name="/words_open")
+    assert "is empty: put images in a folder per word" in message
+    *_, message = client.predict(str(tmp_path / "empty"), "aki", api_name="/study_open")
+    assert "it is not a study folder" in message
+    *_, message = client.predict("aki", api_name="/study_next")
+    assert "open a study folder or build one first" in message
     # an upload: two good images and one that is not an image; the word has fewer images than k
     good = [tmp_path / "a.png", tmp_path / "b.png"]
     texture("stripes", 1).save(good[0])
