@@ -74,7 +74,7 @@ def build_demo(sessions: SessionStore | None = None, *, server_folders: bool = F
             with gr.Tab("Pixel Art", id="pixel-art"):
                 actions = build_pixel_tab(sessions, models, example_photos(), upload_limit=UPLOAD_LIMIT_TEXT)
             with gr.Tab("Stylize", id="stylize", elem_id="tab-stylize"):
-                build_stylize_tab(sessions, upload_limit=UPLOAD_LIMIT_TEXT)
+                build_stylize_tab(sessions, upload_limit=UPLOAD_LIMIT_TEXT, server_folders=server_folders)
             with gr.Tab("Face → Body", id="facegen", elem_id="tab-facegen"):
                 build_facegen_tab(sessions, upload_limit=UPLOAD_LIMIT_TEXT)
             with gr.Tab("Annotate", id="annotate", elem_id="tab-annotate"):

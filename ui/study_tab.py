@@ -28,7 +28,7 @@ from ui.common import LIGHT, SessionActions
 from ui.feedback import fail
 from ui.session import Session, SessionStore
 from ui.settings import whole
-from ui.words_tab import allow_server_folders, words_state
+from ui.words_tab import words_state
 from workbench.errors import ConfigError
 
 KEY = "study"
@@ -38,9 +38,9 @@ LETTERS = string.ascii_uppercase
 class StudyActions(SessionActions):
     """What the section's events do; every view handler returns ``VIEW`` outputs."""
 
-    def __init__(self, sessions: SessionStore, allowed: Callable[[], bool]) -> None:
+    def __init__(self, sessions: SessionStore, server_folders: bool) -> None:
         super().__init__(sessions)
-        self.allowed = allowed
+        self.server_folders = server_folders
 
     def _state(self, session: Session) -> dict[str, Any]:
         state = session.inputs.get(KEY)
@@ -52,7 +52,7 @@ class StudyActions(SessionActions):
         """Open a study folder and show its first question."""
         try:
             session = self.session(request)
-            study = load_study(server_path(folder, self.allowed(), [session.folder], "study folder"))
+            study = load_study(server_path(folder, self.server_folders, [session.folder], "study folder"))
             self._set(session, study)
             return self._view(session, name, f"opened the study of '{study.word}': {len(study.questions)} question(s)")
         except Exception as exc:
@@ -74,7 +74,7 @@ class StudyActions(SessionActions):
                 raise ConfigError("upload a content image first")
             config = NSTConfig(model=model, iterations=whole(iterations, "iterations"),
                                max_side=whole(max_side, "the size cap"))
-            out = (server_path(folder, self.allowed(), [session.folder], "study folder") if str(folder or "").strip()
+            out = (server_path(folder, self.server_folders, [session.folder], "study folder") if str(folder or "").strip()
                    else session.subfolder("studies") / uuid.uuid4().hex[:8])
             study = make_study(root, word, [content], out, k=whole(k, "the number of clusters k"), config=config,
                                content_names=[Path(content).name],
@@ -190,9 +190,9 @@ def tally_figure(study: Study, rows: list[dict[str, Any]]) -> go.Figure:
     return fig
 
 
-def build_study_tab(sessions: SessionStore, words: dict[str, Any], *, server_folders: bool | None = None) -> StudyActions:
+def build_study_tab(sessions: SessionStore, words: dict[str, Any], *, server_folders: bool) -> StudyActions:
     """Lay out the section and wire it; ``words``: the Texture words components (word, k, model)."""
-    actions = StudyActions(sessions, allow_server_folders(server_folders))
+    actions = StudyActions(sessions, server_folders)
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
             with gr.Row(equal_height=True):

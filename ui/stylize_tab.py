@@ -232,9 +232,9 @@ def _build_sms(sessions: SessionStore, upload_limit: str) -> None:
                             upload_limit=upload_limit, run_message=controls.message)
 
 
-def build_stylize_tab(sessions: SessionStore, *, upload_limit: str, server_folders: bool | None = None) -> None:
+def build_stylize_tab(sessions: SessionStore, *, upload_limit: str, server_folders: bool) -> None:
     """Lay out the sections inside the current Blocks. ``server_folders``: whether folders on the server
-    may be typed (None: as the app decided at launch, see ``ui.words_tab.allow_server_folders``)."""
+    may be typed (the app decides it at launch, see ``ui.bundle_set.server_folders_default``)."""
     from ui.study_tab import build_study_tab
     from ui.words_tab import build_words_tab
 

@@ -13,11 +13,10 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 import plotly.graph_objects as go
-from gradio.context import Context
 
 from stylize.clusters import check_k
 from stylize.collection import check_collection, list_images, list_words
@@ -38,13 +37,6 @@ THUMB = 128
 MAX_INPUT_PIXELS = 40_000_000
 
 
-def allow_server_folders(server_folders: bool | None) -> Callable[[], bool]:
-    """Whether typed server folders are allowed, asked at event time: given, or else what the app
-    decided at launch (``build_demo`` sets ``server_folders`` on the Blocks after the tabs are built)."""
-    root = Context.root_block
-    return (lambda: server_folders) if server_folders is not None else (lambda: bool(getattr(root, "server_folders", False)))
-
-
 def words_state(session: Session) -> dict[str, Any]:
     """This section's state in a session: the collection root, its clustering and the word."""
     return session.inputs.setdefault(KEY, {})
@@ -53,16 +45,16 @@ def words_state(session: Session) -> dict[str, Any]:
 class WordsActions(SessionActions):
     """What the section's events do."""
 
-    def __init__(self, sessions: SessionStore, allowed: Callable[[], bool]) -> None:
+    def __init__(self, sessions: SessionStore, server_folders: bool) -> None:
         super().__init__(sessions)
-        self.allowed = allowed
+        self.server_folders = server_folders
 
     # -- the collection ---------------------------------------------------------------------------
     def open_folder(self, folder: str, request: gr.Request):
         """Open a collection folder on the server: its words in the dropdown."""
         try:
             session = self.session(request)
-            root = check_collection(server_path(folder, self.allowed(), [session.folder], "collection folder"))
+            root = check_collection(server_path(folder, self.server_folders, [session.folder], "collection folder"))
             return self._opened(session, root, None)
         except Exception as exc:
             return gr.update(), fail(exc, "opening the collection")
@@ -216,11 +208,11 @@ def cluster_figure(result) -> go.Figure:
 
 
 def build_words_tab(sessions: SessionStore, nst: dict[str, Any], tabs: gr.Tabs, *, model_choices: tuple[list, str],
-                    server_folders: bool | None = None) -> dict[str, Any]:
+                    server_folders: bool) -> dict[str, Any]:
     """Lay out the section and wire it; "Use in style transfer" fills ``nst["styles"]`` (and clears
     ``nst["blend"]``) and selects the ``nst`` tab of ``tabs``. Returns the components (the
     questionnaire builds a study from the word chosen here)."""
-    actions = WordsActions(sessions, allow_server_folders(server_folders))
+    actions = WordsActions(sessions, server_folders)
     w: dict[str, Any] = {}
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
