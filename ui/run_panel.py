@@ -7,7 +7,13 @@ strategies, and how its trajectories are named and described. Everything else is
 
 Handlers answer with dicts keyed by the panel's components (``PanelView``); what a dict leaves out stays
 as it is. Views of a trajectory fill (progress bar, notes, input image, frame, slider, caption, chart,
-message), the API's order of ``PanelView.outputs``.
+message, then the back end's side images), the API's order of ``PanelView.outputs``.
+
+Side images: a back end whose runs send pictures beside the frame (``StepRecord.side_images``, e.g. SMS's
+map R) declares them in its ``side_images`` (key -> label); the panel then shows one image per key
+under the viewer (element id ``{key}-side-{image key}``), enlarged to the frame size by nearest
+neighbour, live while a run streams and at a scrubbed step of the session's run. Back ends without
+side images get no such component.
 
 A panel's run goes idle -> queued (Run pressed: the inputs and settings are kept together in the
 panel's ``RunState.pending``) -> running (the GPU queue reached it) -> idle. Run is refused while one
@@ -22,13 +28,14 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 import gradio as gr
 import numpy as np
 
+from workbench.colormap import enlarge_nearest
 from workbench.errors import ConfigError
 from workbench.export import (ANIMATION_FRAMES, ANIMATION_MAX_FRAMES, ANIMATION_SECONDS, safe_stem, save_animation,
                               save_step)
@@ -36,7 +43,7 @@ from workbench.loop import RunLoop
 from workbench.records import RunStart, StepRecord
 from workbench.stopping import StrategySet
 from workbench.trajectory import Trajectory
-from ui.common import LIGHT, UPLOAD_HEIGHT, SessionActions
+from ui.common import DISPLAY_LONG_SIDE, LIGHT, UPLOAD_HEIGHT, SessionActions, crisp
 from ui.feedback import describe, fail, warn
 from ui.progress import CHART_EVERY, CHART_INTERVAL_S, Throttle, progress_html
 from ui import runner
@@ -74,6 +81,8 @@ class PanelBackend(Protocol):
     def stem(self, trajectory: Trajectory) -> str:
         """The file-name stem of a trajectory's downloads."""
 
+    # optional: ``side_images: dict[str, str]``, side image key -> label (see the module docstring)
+
 
 @dataclass
 class PanelView:
@@ -84,12 +93,18 @@ class PanelView:
     viewer: Viewer
     message: gr.Markdown
     bundle_message: gr.Markdown | None = None  # under the bundle upload: what was wrong with the file
+    side: dict[str, gr.Image] = field(default_factory=dict)  # side image key -> its image, in order
+
+    @property
+    def base_outputs(self) -> list[gr.components.Component]:
+        """What a trajectory view fills for every back end, in the API's order."""
+        v = self.viewer
+        return [self.progress, self.notes, v.photo, v.art, v.slider, v.caption, v.chart, self.message]
 
     @property
     def outputs(self) -> list[gr.components.Component]:
-        """What a trajectory view fills, in the API's order."""
-        v = self.viewer
-        return [self.progress, self.notes, v.photo, v.art, v.slider, v.caption, v.chart, self.message]
+        """What a trajectory view fills, in the API's order: the base outputs, then the side images."""
+        return [*self.base_outputs, *self.side.values()]
 
 
 class RunPanel(SessionActions):
@@ -182,6 +197,8 @@ class RunPanel(SessionActions):
                     yield self._view(state, progress_html("running", 0, pending.total), photo=item.input_image)
                 elif isinstance(item, StepRecord):
                     record = item
+                    if item.side_images and loop.trajectory is not None:
+                        loop.trajectory.add_side_images(item.step, item.side_images)
                     if throttle.due():
                         progress = progress_html("running", record.step, record.total, record.elapsed_s,
                                                  record.status)
@@ -350,11 +367,20 @@ class RunPanel(SessionActions):
         v = self.ui.viewer
         if not chart:
             trajectory = state.trajectory
-            return {v.art: art_image(trajectory, step), v.caption: step_caption(trajectory, step)}
+            return {v.art: art_image(trajectory, step), v.caption: step_caption(trajectory, step),
+                    **self._side_view(trajectory, step)}
         art, figure, caption = view_step(state.trajectory, step, state.chart_cache, self.backend.strategies,
                                          params=state.stop_params, x_max=state.x_max, final=not state.running,
                                          max_points=LIVE_MAX_POINTS if state.running else None)
-        return {v.art: art, v.chart: figure, v.caption: caption}
+        return {v.art: art, v.chart: figure, v.caption: caption, **self._side_view(state.trajectory, step)}
+
+    def _side_view(self, trajectory: Trajectory, step: int) -> dict:
+        """The side images shown at a step, enlarged to the frame size (None where the step has none)."""
+        if not self.ui.side:
+            return {}
+        images = trajectory.side_images(step)
+        return {image: side_picture(images[key], trajectory.frame_size) if key in images else None
+                for key, image in self.ui.side.items()}
 
     def _view(self, state: RunState, progress: str, *, photo: Any = None, message: str = "",
               live: bool = False, chart: bool = True) -> dict:
@@ -386,6 +412,13 @@ class RunPanel(SessionActions):
                 out[ui.viewer.caption] = step_caption(trajectory, state.selected)
         out[ui.viewer.slider] = slider_update(trajectory, state.selected if state.follow else None)
         return out
+
+
+def side_picture(image: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+    """A side image as shown: enlarged by nearest neighbour to the frame size (each cell of a coarse map a
+    solid block), then, like a small frame (``art_image``), to the display size."""
+    big = enlarge_nearest(image, frame_size)
+    return crisp(big) if max(frame_size) < DISPLAY_LONG_SIDE // 2 else big
 
 
 def default_stem(trajectory: Trajectory, fallback: str) -> str:
@@ -425,6 +458,13 @@ def build_run_panel(
     progress = gr.HTML(progress_html("idle"), elem_id=f"{key}-progress")
     notes = gr.Markdown(elem_id=f"{key}-notes")
     viewer = build_viewer(art_label=backend.frame_label, photo_label=backend.input_label, prefix=key)
+    side: dict[str, gr.Image] = {}
+    side_labels = dict(getattr(backend, "side_images", None) or {})
+    if side_labels:
+        with gr.Row(equal_height=True):
+            for name, label in side_labels.items():
+                side[name] = gr.Image(label=label, interactive=False, format="png", height=320,
+                                      elem_classes=["pixel-art"], elem_id=f"{key}-side-{name}")
     with gr.Row(equal_height=True):
         strategy = gr.Dropdown(strategies.choices(), value=backend.default_strategy, label="Stopping strategy", scale=2)
         param = gr.Textbox("", label=strategies.parameter_label(backend.default_strategy), scale=2,
@@ -449,9 +489,10 @@ def build_run_panel(
     bundle_message = gr.Markdown(elem_id=f"{key}-bundle-message")
     run_token = gr.State(None)  # ties a queued run to the Run press that made it
 
-    ui = PanelView(progress=progress, notes=notes, viewer=viewer, message=message, bundle_message=bundle_message)
+    ui = PanelView(progress=progress, notes=notes, viewer=viewer, message=message, bundle_message=bundle_message,
+                   side=side)
     panel = RunPanel(sessions, backend, setting_names, ui)
-    view = ui.outputs
+    view, sides = ui.outputs, list(side.values())
     refused_in = run_message or message
     # Only the token is its output: a refused press says why under Run, not as an "Error" pill over an output
     pressed = run_btn.click(panel.start_run, setting_inputs, [run_token], api_name=f"{api}start_run",
@@ -466,10 +507,10 @@ def build_run_panel(
         pressed.success(lambda: "", None, [run_message], api_name=False, show_progress="hidden", **LIGHT)
     stop_btn.click(panel.stop, None, [message], api_name=f"{api}stop", **LIGHT).then(
         panel.stop_progress, None, [progress], api_name=False, show_progress="hidden", **LIGHT)
-    viewer.slider.input(panel.scrub, [viewer.slider], viewer.step_outputs, api_name=f"{api}scrub",
+    viewer.slider.input(panel.scrub, [viewer.slider], [*viewer.step_outputs, *sides], api_name=f"{api}scrub",
                         trigger_mode="always_last", show_progress="hidden", **LIGHT)
     strategy.change(panel.strategy_changed, [strategy], [param], api_name=False, **LIGHT)
-    jump_btn.click(panel.jump, [strategy, param], [viewer.slider, *viewer.step_outputs, message],
+    jump_btn.click(panel.jump, [strategy, param], [viewer.slider, *viewer.step_outputs, message, *sides],
                    api_name=f"{api}jump", show_progress="hidden", **LIGHT)
     step_btn.click(panel.export_step, [viewer.slider], [files, download_message], api_name=f"{api}export_step",
                    **LIGHT)
@@ -477,7 +518,8 @@ def build_run_panel(
                      api_name=f"{api}export_run",
                      concurrency_limit=2, concurrency_id=EXPORT_QUEUE, show_progress_on=[files])
     # the bundle's own message takes the panel message's place: the API's outputs keep their order
-    bundle_file.upload(panel.load_bundle, [bundle_file], [*view[:-1], bundle_message], api_name=f"{api}load_bundle")
+    bundle_file.upload(panel.load_bundle, [bundle_file], [*ui.base_outputs[:-1], bundle_message, *sides],
+                       api_name=f"{api}load_bundle")
     return panel
 
 

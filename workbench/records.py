@@ -73,6 +73,7 @@ class RunStart:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     record_every: int = 1
     frame_label: str = "Result"  # the viewer's label of the frame image, e.g. "Pixel art"
+    side_labels: dict[str, str] = field(default_factory=dict)  # side image key -> its viewer label (see StepRecord)
 
     @property
     def frame_kind(self) -> str:
@@ -87,6 +88,9 @@ class StepRecord:
     ``frame`` is None on steps whose frame is not recorded (``record_every``). ``metrics`` holds this
     step's values (NaN or absent where not computed); ``backfill`` holds values computed late for
     earlier steps (e.g. similarities embedded in batches): name -> (steps, values).
+    ``side_images``: key -> (h, w, 3) uint8 image shown beside the frame (e.g. SMS's refinement map R at
+    the latent's resolution; viewers enlarge it to the frame size, nearest neighbour), on the steps that
+    have them; the keys and their labels are declared in ``RunStart.side_labels``.
     """
 
     step: int
@@ -97,6 +101,7 @@ class StepRecord:
     elapsed_s: float = 0.0
     backfill: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
     status: str = ""  # a short line for the progress display, e.g. "L-BFGS, scale 2 of 3"
+    side_images: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass

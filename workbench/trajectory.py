@@ -123,6 +123,10 @@ class Trajectory:
         self._source: _BundleFrames | None = None
         self._lock = threading.Lock()
         self.path: Path | None = None  # set when opened from (or saved to) a bundle file
+        # side images (e.g. SMS's map R) of a run shown while its session lasts; not saved in bundles
+        self.side_labels: dict[str, str] = {}
+        self._side_steps: list[int] = []
+        self._side: list[dict[str, np.ndarray]] = []
 
     @classmethod
     def from_start(cls, start: RunStart) -> "Trajectory":
@@ -130,9 +134,11 @@ class Trajectory:
         refer to, so renaming a bundle keeps its labels), its creation time and its planned steps."""
         config = {"run_id": uuid.uuid4().hex, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                   "total_steps": start.total, **start.config}
-        return cls(input_image=start.input_image, frame_size=start.frame_size, palette=start.palette,
+        traj = cls(input_image=start.input_image, frame_size=start.frame_size, palette=start.palette,
                    config=config, extras=start.extras, curves=start.curves, kind=start.kind,
                    record_every=start.record_every, frame_label=start.frame_label)
+        traj.side_labels = dict(start.side_labels)
+        return traj
 
     # -- size and frames --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -174,6 +180,23 @@ class Trajectory:
                 self._series.setdefault(name, _GrowingSeries()).set(index, float(value))
             self._steps = index + 1
         return index
+
+    def add_side_images(self, step: int, images: Mapping[str, np.ndarray]) -> None:
+        """Keep a recorded step's side images (uint8 RGB, any size) in memory; steps must ascend."""
+        if not images:
+            return
+        kept = {k: np.ascontiguousarray(v, dtype=np.uint8) for k, v in images.items()}
+        with self._lock:
+            if self._side_steps and step <= self._side_steps[-1]:
+                raise ValueError(f"side images of step {step} after those of step {self._side_steps[-1]}")
+            self._side_steps.append(int(step))
+            self._side.append(kept)
+
+    def side_images(self, step: int) -> dict[str, np.ndarray]:
+        """The side images shown at ``step``: the newest kept at or before it ({} when none)."""
+        with self._lock:
+            i = bisect.bisect_right(self._side_steps, step) - 1
+            return dict(self._side[i]) if i >= 0 else {}
 
     def _frame_index(self, step: int) -> int:
         """Which stored frame is shown at ``step`` (negative steps count from the end)."""

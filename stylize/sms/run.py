@@ -4,7 +4,9 @@ Step 0 is the content image through the VAE (its latent is the start and the sou
 state after iteration k: the latent's AdamW step on the SMS + PSR loss, then the fake-score LoRA's
 step. Frames (the decoded latent, RGB uint8 at the working size) and the L2 distance to the content
 image that needs them are recorded every ``record_every`` steps and at the last one; every other
-metric at every step. Closing the iterator ends the run and frees its fake-score UNet.
+metric at every step. Every step also carries the SAGR map R of its iteration as a side image
+(``R_MAP``: viridis colours at the latent's resolution, dark = 0, yellow = 1), which the app shows live
+beside the frame. Closing the iterator ends the run and frees its fake-score UNet.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from stylize.sms.config import AUTO_PROMPT, SMSConfig
+from stylize.sms.config import AUTO_PROMPT, R_MAP, SIDE_LABELS, SMSConfig
 from stylize.sms.models import SMSModels, load_sms_models
 from stylize.sms.objective import StyleMatchingScore, encode_prompts
 from stylize.sms.schedule import Draw, TimestepSampler
 from workbench.errors import ImageInputError, ModelNotAvailableError
+from workbench.colormap import colorize
 from workbench.drift import norm_curves
 from workbench.hub import library_versions
 from workbench.records import Curve, RunStart, StepRecord
@@ -187,7 +190,7 @@ class SMSRun:
             yield RunStart(
                 kind=KIND, total=cfg.steps, input_image=self.content, frame_size=self.size, curves=CURVES,
                 config=self.run_config, notes=list(self.notes), record_every=cfg.record_every,
-                frame_label="Stylized",
+                frame_label="Stylized", side_labels=dict(SIDE_LABELS),
             )
             frame = self.decode(latents)
             d0 = self._distance(frame)
@@ -245,4 +248,4 @@ class SMSRun:
         now = time.perf_counter()
         return StepRecord(step=step, total=cfg.steps, frame=frame, metrics=metrics,
                           timings_ms={"step": (now - step_start) * 1000.0}, elapsed_s=now - start,
-                          status=f"t={draw.t}")
+                          status=f"t={draw.t}", side_images={R_MAP: colorize(self.latest_r_map)})
