@@ -50,6 +50,56 @@ def test_trajectory_keeps_side_images_per_step_and_shows_the_newest_at_or_before
         traj.add_side_images(2, {"r": a})
 
 
+def side_trajectory(steps: int = 4) -> Trajectory:
+    start = RunStart(kind="sms", total=steps, input_image=np.zeros((8, 8, 3), np.uint8), frame_size=(8, 8),
+                     curves=(), config={}, side_labels={"r": "map R"})
+    traj = Trajectory.from_start(start)
+    for step in range(steps):
+        traj.append(np.full((8, 8, 3), step, np.uint8), {"norm": float(step)})
+        if step:
+            traj.add_side_images(step, {"r": np.full((2, 2, 3), 10 * step, np.uint8)})
+    return traj
+
+
+def test_side_images_round_trip_through_a_bundle(tmp_path):
+    path = side_trajectory().save(tmp_path / "run.bundle")
+    loaded = Trajectory.load(path)
+    assert loaded.side_labels == {"r": "map R"} and loaded.side_images(0) == {}
+    assert [int(loaded.side_images(s)["r"][0, 0, 0]) for s in (1, 2, 3)] == [10, 20, 30]
+    # a bundle without side images (every bundle written before them) opens with none
+    plain = Trajectory.from_start(RunStart(kind="nst", total=1, input_image=np.zeros((8, 8, 3), np.uint8),
+                                           frame_size=(8, 8), curves=(), config={}))
+    plain.append(np.zeros((8, 8, 3), np.uint8), {})
+    reopened = Trajectory.load(plain.save(tmp_path / "plain.bundle"))
+    assert reopened.side_images(0) == {} and reopened.side_labels == {}
+
+
+def test_damaged_side_images_are_refused_in_one_line(tmp_path):
+    import io
+    import zipfile
+
+    from workbench.errors import BundleError
+
+    path = side_trajectory().save(tmp_path / "run.bundle")
+    damaged = tmp_path / "damaged.bundle"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(damaged, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "side.npz":
+                buf = io.BytesIO()
+                np.savez(buf, **{"r": np.zeros((3, 2, 2, 3), np.uint8), "r.steps": np.array([1, 9, 2])})
+                data = buf.getvalue()
+            dst.writestr(info, data)
+    with pytest.raises(BundleError, match="damaged.bundle: its side images 'r' are damaged"):
+        Trajectory.load(damaged)
+
+
+def test_side_images_keep_one_shape_per_key():
+    traj = side_trajectory(2)
+    with pytest.raises(ValueError, match="changed shape"):
+        traj.add_side_images(5, {"r": np.zeros((3, 3, 3), np.uint8)})
+
+
 def test_sms_records_carry_the_coloured_r_map_and_pickle():
     from stylize.sms.config import R_MAP, SMSConfig
     from stylize.sms.run import SMSRun
@@ -112,3 +162,10 @@ def test_the_served_sms_panel_shows_r_live_and_when_scrubbing_and_nst_has_none(a
                           side_picture(trajectory.side_images(1)["r_map"], trajectory.frame_size))
     _, _, _, r0 = client.predict(0, api_name="/sms_scrub")
     assert r0 is None  # step 0 (the content) has no R
+
+    # the run's bundle keeps R: opened in another session, the last step shows it
+    files, _ = client.predict("gif", api_name="/sms_export_run")
+    bundle = next(f for f in files if f.endswith(".bundle"))
+    other = Client(app.url, verbose=False, download_files=str(app.downloads))
+    *_, bundle_message, r_loaded = other.predict(handle_file(bundle), api_name="/sms_load_bundle")
+    assert bundle_message == "" and np.array_equal(np.asarray(Image.open(r_loaded).convert("RGB")), r_image)

@@ -18,6 +18,9 @@ Bundle layout (a zip file, inspectable with any unzip tool):
 - ``frames.bin`` (stored, not deflated) + ``frames.idx.npy`` (byte offsets) + ``frames.steps.npy``
   (the step of each stored frame; absent in version 1, where every step has a frame)
 - ``extras.npz`` (optional): extra arrays such as part masks
+- ``side.npz`` (optional): side images of some steps (e.g. SMS's map R): per key ``KEY`` a stack
+  (n, h, w, 3) uint8 and ``KEY.steps`` (n,) the steps they belong to; ``manifest.side_labels`` labels them.
+  Readers that predate it ignore it; bundles without it open with no side images.
 
 Version 1 bundles (pixel art, format ``pixelart-trajectory``) open unchanged.
 """
@@ -28,6 +31,7 @@ import bisect
 import io
 import json
 import os
+import re
 import struct
 import threading
 import time
@@ -123,7 +127,7 @@ class Trajectory:
         self._source: _BundleFrames | None = None
         self._lock = threading.Lock()
         self.path: Path | None = None  # set when opened from (or saved to) a bundle file
-        # side images (e.g. SMS's map R) of a run shown while its session lasts; not saved in bundles
+        # side images (e.g. SMS's map R) of some steps, shown beside the frame; ``side.npz`` in bundles
         self.side_labels: dict[str, str] = {}
         self._side_steps: list[int] = []
         self._side: list[dict[str, np.ndarray]] = []
@@ -182,13 +186,19 @@ class Trajectory:
         return index
 
     def add_side_images(self, step: int, images: Mapping[str, np.ndarray]) -> None:
-        """Keep a recorded step's side images (uint8 RGB, any size) in memory; steps must ascend."""
+        """Keep a recorded step's side images, key -> (h, w, 3) uint8 (one size per key); steps ascend."""
         if not images:
             return
         kept = {k: np.ascontiguousarray(v, dtype=np.uint8) for k, v in images.items()}
         with self._lock:
             if self._side_steps and step <= self._side_steps[-1]:
                 raise ValueError(f"side images of step {step} after those of step {self._side_steps[-1]}")
+            for key, image in kept.items():
+                first = next((d[key] for d in self._side if key in d), None)
+                if not _SIDE_KEY.match(key) or image.ndim != 3 or image.shape[2] != 3:
+                    raise ValueError(f"side image '{key}' must have a word key and shape (h, w, 3), got {image.shape}")
+                if first is not None and first.shape != image.shape:
+                    raise ValueError(f"side image '{key}' changed shape from {first.shape} to {image.shape}")
             self._side_steps.append(int(step))
             self._side.append(kept)
 
@@ -306,6 +316,7 @@ class Trajectory:
             frame_steps = np.asarray(self._frame_steps[:stored], dtype=np.int64)
             blobs = self._blobs_in(0, stored)
             series = {name: self._series_copy(name, n) for name in self._series}
+            side = _side_arrays(self._side_steps, self._side, n)
         offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(b) for b in blobs])
         manifest = {
@@ -323,6 +334,7 @@ class Trajectory:
             "curves": [c.to_dict() for c in self.curves],
             "series": list(series),
             "extras": list(self.extras),
+            "side_labels": self.side_labels,
             "config": self.config,
             "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
@@ -332,6 +344,8 @@ class Trajectory:
             zf.writestr("series.npz", _npz_bytes(series))
             if self.extras:
                 zf.writestr("extras.npz", _npz_bytes(self.extras))
+            if side:
+                zf.writestr("side.npz", _npz_bytes(side))
             zf.writestr("frames.idx.npy", _npy_bytes(offsets))
             zf.writestr("frames.steps.npy", _npy_bytes(frame_steps))
             zf.writestr("frames.bin", b"".join(blobs), compress_type=zipfile.ZIP_STORED)
@@ -370,7 +384,7 @@ class Trajectory:
                 f"{path.name} is not a readable trajectory bundle ({exc.__class__.__name__}); "
                 "it may be truncated or not a bundle"
             ) from None
-        manifest, input_image, series, extras, frames, frame_steps = parts
+        manifest, input_image, series, extras, frames, frame_steps, side = parts
         palette = manifest["palette"]
         try:
             curves = tuple(Curve.from_dict(c) for c in manifest.get("curves") or [])
@@ -395,6 +409,9 @@ class Trajectory:
         traj._frame_steps = frame_steps.tolist()
         for name, values in series.items():
             traj._series[name] = _GrowingSeries(values)
+        traj._side_steps, traj._side = side
+        labels = manifest.get("side_labels")
+        traj.side_labels = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
         traj.path = path
         return traj
 
@@ -409,6 +426,9 @@ MAX_SERIES = 256
 MAX_SERIES_BYTES = 128 << 20
 MAX_EXTRAS = 64
 MAX_EXTRAS_BYTES = 128 << 20
+MAX_SIDE_KEYS = 16
+MAX_SIDE_BYTES = 256 << 20
+_SIDE_KEY = re.compile(r"^\w{1,64}$")
 
 
 def _read_parts(zf: zipfile.ZipFile, path: Path) -> tuple:
@@ -451,7 +471,39 @@ def _read_parts(zf: zipfile.ZipFile, path: Path) -> tuple:
     if pixels is not None and pixels != height * width:  # damaged bytes show when that frame is read
         raise BundleError(f"{name}: its frames are not of its frame size {height}×{width} (file damaged)")
     _check_frame_steps(frame_steps, frames.count, steps, name)
-    return manifest, input_image, series, extras, frames, frame_steps
+    side = _read_side(zf, steps, name) if "side.npz" in zf.namelist() else ([], [])
+    return manifest, input_image, series, extras, frames, frame_steps, side
+
+
+def _side_arrays(steps: list[int], images: list[dict[str, np.ndarray]], n: int) -> dict[str, np.ndarray]:
+    """The side images of steps below ``n`` as ``side.npz`` arrays: per key a stack and its steps."""
+    out: dict[str, np.ndarray] = {}
+    keys = list(dict.fromkeys(k for d in images for k in d))
+    for key in keys:
+        kept = [(step, d[key]) for step, d in zip(steps, images) if key in d and step < n]
+        if kept:
+            out[f"{key}.steps"] = np.asarray([step for step, _ in kept], dtype=np.int64)
+            out[key] = np.stack([image for _, image in kept])
+    return out
+
+
+def _read_side(zf: zipfile.ZipFile, steps: int, name: str) -> tuple[list[int], list[dict[str, np.ndarray]]]:
+    """``side.npz`` as (ascending steps, their images by key), every array checked against the run."""
+    arrays = load_npz(read_member(zf, "side.npz", MAX_SIDE_BYTES + (1 << 20)), "side.npz",
+                      max_arrays=2 * MAX_SIDE_KEYS, max_bytes=MAX_SIDE_BYTES)
+    by_step: dict[int, dict[str, np.ndarray]] = {}
+    for key, stack in arrays.items():
+        if key.endswith(".steps"):
+            continue
+        at = arrays.get(f"{key}.steps")
+        if (at is None or not _SIDE_KEY.match(key) or stack.dtype != np.uint8 or stack.ndim != 4 or stack.shape[3] != 3
+                or at.ndim != 1 or len(at) != len(stack) or not np.issubdtype(at.dtype, np.integer)
+                or (len(at) and (at[0] < 0 or at[-1] >= steps or np.any(np.diff(at) <= 0)))):
+            raise BundleError(f"{name}: its side images '{key}' are damaged")
+        for step, image in zip(at.tolist(), stack):
+            by_step.setdefault(int(step), {})[key] = image.copy()
+    ordered = sorted(by_step)
+    return ordered, [by_step[s] for s in ordered]
 
 
 def _check_frame_steps(frame_steps: np.ndarray, stored: int, steps: int, name: str) -> None:
