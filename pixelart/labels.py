@@ -22,29 +22,29 @@ costs the same for the thousandth label as for the first; an interrupted save ca
 every earlier line, hence every earlier label, is untouched; and edits and deletions stay visible as
 history. ``compact`` rewrites the file as the current labels only (temp file + fsync + rename).
 Writers take a file lock (``filelock``) around read-check-append, so two processes never interleave
-or lose a label; readers need no lock.
+or lose a label; readers need no lock. The log itself (lock, durable append, torn-tail repair,
+capped reading, line parsing) is ``workbench.jsonl_log``, shared with the questionnaire's votes.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
-from filelock import FileLock, Timeout
-
-from workbench.errors import UserError
 from workbench.atomic import atomic_path
+from workbench.errors import UserError
+from workbench.jsonl_log import JsonlLog, line, parse_records, read_capped
 
 FORMAT = "pixelart-labels"
 VERSION = 1
-LOCK_TIMEOUT_S = 30.0
+KIND = "labels file"  # what messages call the file
 CSV_FIELDS = ("label_id", "bundle_id", "bundle", "annotator", "start", "end", "note", "time", "steps")
 
 
@@ -216,41 +216,10 @@ class _State:
     events: int
 
 
-def _parse_lines(data: bytes, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for every complete line; a torn last line is skipped.
-
-    Recovery rule: the last line counts only if it ends with a newline or parses as a whole JSON
-    object (a hand-edited file may lack the final newline). Damage anywhere else is reported; so is a
-    line over ``MAX_LINE_BYTES`` or nested too deeply (what a hostile file would try).
-    """
-    lines = data.split(b"\n")
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        is_last = number == len(lines)  # no newline after it
-        if len(raw) > MAX_LINE_BYTES:  # no label is that long: refused before parsing
-            raise LabelError(f"{name} line {number} is over {MAX_LINE_BYTES >> 20} MiB, longer than any label; "
-                             "fix or delete that line")
-        try:
-            record = json.loads(raw.decode("utf-8"))
-            if not isinstance(record, dict):
-                raise ValueError("not an object")
-        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested absurdly deep
-            if is_last:
-                return  # torn by an interrupted save: everything before it is intact
-            raise LabelError(
-                f"{name} line {number} is damaged (not a JSON object); fix or delete that line"
-            ) from None
-        yield number, record
-
-
 def _replay(records: Iterable[tuple[int, dict[str, Any]]], name: str) -> _State:
+    """The labels after the log's records (the header already checked and skipped)."""
     state = _State({}, set(), 0)
     for number, record in records:
-        if "format" in record and "op" not in record:
-            if record.get("format") != FORMAT:
-                raise LabelError(f"{name} is not a labels file (format {record.get('format')!r})")
-            continue
         op = record.get("op", "add")
         where = f"{name} line {number}"
         state.events += 1
@@ -273,7 +242,7 @@ def read_labels(path: str | os.PathLike) -> list[Label]:
 
 def _read_any(path: Path) -> _State:
     try:
-        data = _read_capped(path)
+        data = read_capped(path, LabelError, KIND)
     except FileNotFoundError:
         raise LabelError(f"labels file {path} does not exist") from None
     except IsADirectoryError:
@@ -286,22 +255,7 @@ def _read_any(path: Path) -> _State:
                 f"{path.name} is not UTF-8 text: save the labels CSV as UTF-8 (or use the .jsonl file)"
             ) from None
         return _State({lab.label_id: lab for lab in _parse_csv(text, path.name)}, set(), 0)
-    return _replay(_parse_lines(data, path.name), path.name)
-
-
-MAX_LABELS_BYTES = 64 << 20  # about 200,000 labels; what parsing it takes stays within a few hundred MB
-MAX_LINE_BYTES = 1 << 20
-
-
-def _read_capped(path: Path) -> bytes:
-    """A labels file's bytes, refused before reading when it is larger than any labels file."""
-    with open(path, "rb") as fh:
-        too_big = os.fstat(fh.fileno()).st_size > MAX_LABELS_BYTES
-        data = b"" if too_big else fh.read()
-    if too_big or len(data) > MAX_LABELS_BYTES:
-        raise LabelError(f"{path.name} is over {MAX_LABELS_BYTES >> 20} MiB, more than any labels file: "
-                         "is it the right file?")
-    return data
+    return _replay(parse_records(data, path.name, FORMAT, LabelError, KIND), path.name)
 
 
 def _parse_csv(text: str, name: str) -> list[Label]:
@@ -330,8 +284,7 @@ class LabelStore:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self._lock = FileLock(str(self.path.with_name(f".{self.path.name}.lock")), timeout=LOCK_TIMEOUT_S,
-                              poll_interval=0.005)  # saves take milliseconds: retry soon
+        self.log = JsonlLog(self.path, FORMAT, VERSION, error=LabelError, kind=KIND)
         self._cache: tuple[tuple[int, int], _State] | None = None
 
     # -- reading ----------------------------------------------------------------------------------
@@ -342,7 +295,7 @@ class LabelStore:
             return _State({}, set(), 0)
         key = (st.st_mtime_ns, st.st_size)
         if self._cache is None or self._cache[0] != key:
-            self._cache = (key, _replay(_parse_lines(_read_capped(self.path), self.path.name), self.path.name))
+            self._cache = (key, _replay(self.log.numbered_records(), self.path.name))
         return self._cache[1]
 
     def labels(self, *, bundle_id: str | None = None, annotator: str | None = None) -> list[Label]:
@@ -412,32 +365,21 @@ class LabelStore:
         with self._locked():
             self._write(records)
 
-    def _locked(self):
-        return _Locked(self._lock, self.path)
+    def _locked(self) -> AbstractContextManager[None]:
+        return self.log.locked()
 
     def _write(self, records: list[dict[str, Any]]) -> None:
-        """Append records as lines and fsync (caller holds the lock); repairs a torn tail first."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a+b") as fh:
-            fh.seek(0, os.SEEK_END)
-            prefix = b""
-            if fh.tell() == 0:
-                prefix = _line({"format": FORMAT, "version": VERSION})
-            else:
-                prefix = _repair_tail(fh)
-            try:
-                _write_line(fh, prefix + b"".join(_line(r) for r in records))
-            except OSError as exc:  # a full disk: the error names the labels file
-                if exc.errno is None or exc.filename is not None:
-                    raise
-                raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
-        self._cache = None
+        """Append records durably (caller holds the lock); the next read replays the file again."""
+        try:
+            self.log.append_locked(records)
+        finally:
+            self._cache = None  # a torn tail may have been cut off even when the append failed
 
     # -- export / import / compact ------------------------------------------------------------------
     def export_jsonl(self, path: str | os.PathLike, *, annotator: str | None = None) -> Path:
         """Write the current labels (no history) as a labels file, atomically."""
-        lines = [_line({"format": FORMAT, "version": VERSION})]
-        lines += [_line(lab.to_record("add")) for lab in self.labels(annotator=annotator)]
+        lines = [line(self.log.header)]
+        lines += [line(lab.to_record("add")) for lab in self.labels(annotator=annotator)]
         return _atomic_write(Path(path), b"".join(lines))
 
     def export_csv(self, path: str | os.PathLike, *, annotator: str | None = None) -> Path:
@@ -492,56 +434,6 @@ class LabelStore:
         with self._locked():
             self.export_jsonl(self.path)
             self._cache = None
-
-
-class _Locked:
-    """The store's file lock, with a one-line error when another process holds it too long."""
-
-    def __init__(self, lock: FileLock, path: Path) -> None:
-        self.lock, self.path = lock, path
-
-    def __enter__(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.lock.acquire()
-        except Timeout:
-            raise LabelError(
-                f"{self.path.name} is locked by another process for over {LOCK_TIMEOUT_S:.0f} s; try again"
-            ) from None
-
-    def __exit__(self, *exc: Any) -> None:
-        self.lock.release()
-
-
-def _line(record: dict[str, Any]) -> bytes:
-    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _write_line(fh: Any, data: bytes) -> None:
-    """Append bytes and make them durable (a separate function so tests can interrupt it)."""
-    fh.write(data)
-    fh.flush()
-    os.fsync(fh.fileno())
-
-
-def _repair_tail(fh: Any) -> bytes:
-    """Bytes to write before new lines so they start a fresh line (truncates a torn last line)."""
-    size = fh.tell()
-    fh.seek(max(0, size - 1))
-    if fh.read(1) == b"\n":
-        return b""
-    fh.seek(0)
-    data = fh.read()
-    cut = data.rfind(b"\n") + 1
-    tail = data[cut:]
-    try:
-        if isinstance(json.loads(tail.decode("utf-8")), dict):
-            return b"\n"  # a whole record without its newline (hand-edited): keep it
-    except (ValueError, UnicodeDecodeError):
-        pass
-    fh.truncate(cut)
-    fh.seek(0, os.SEEK_END)
-    return b""
 
 
 def _atomic_write(path: Path, data: bytes) -> Path:

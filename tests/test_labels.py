@@ -181,6 +181,7 @@ def test_two_writer_processes_lose_nothing(tmp_path):
 KILLED_WRITER = textwrap.dedent("""
     import os, sys, time
     import pixelart.labels as labels
+    import workbench.jsonl_log as jsonl_log
 
     store = labels.LabelStore(sys.argv[1])
     for i in range(20):
@@ -194,7 +195,7 @@ KILLED_WRITER = textwrap.dedent("""
         print("HALF", flush=True)
         time.sleep(60)
 
-    labels._write_line = half_then_hang
+    jsonl_log.write_durably = half_then_hang  # the label store appends through the shared log
     store.add("run-1", "aki", 100, 200, note="never finished")
 """)
 
