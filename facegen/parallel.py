@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from workbench.errors import ConfigError
+from workbench.launcher import launch_env
 
 
 @dataclass(frozen=True)
@@ -81,16 +82,8 @@ class Parallel:
 
 def from_env(env: Mapping[str, str] | None = None) -> Parallel:
     """RANK / WORLD_SIZE / LOCAL_RANK as torchrun and accelerate set them (a single process without)."""
-    env = os.environ if env is None else env
-    try:
-        world = int(env.get("WORLD_SIZE", "1"))
-        rank = int(env.get("RANK", "0"))
-        local = int(env.get("LOCAL_RANK", str(rank)))
-    except ValueError:
-        raise ConfigError("RANK, WORLD_SIZE and LOCAL_RANK must be whole numbers") from None
-    if world < 1 or not 0 <= rank < world or local < 0:
-        raise ConfigError(f"bad launcher environment: RANK={rank} WORLD_SIZE={world} LOCAL_RANK={local}")
-    return Parallel(rank, world, local)
+    launch = launch_env(env)
+    return Parallel(launch.rank, launch.world_size, launch.local_rank)
 
 
 def setup(parallel: Parallel, device: torch.device) -> torch.device:

@@ -28,10 +28,11 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from pixelart.config import RunConfig
 from workbench.errors import ConfigError, ImageInputError
+from workbench.launcher import launch_env
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".jfif")
 PARTIAL_PREFIX = ".partial-"
@@ -50,18 +51,10 @@ class Shard:
         return [x for i, x in enumerate(items) if i % self.world_size == self.rank]
 
 
-def shard_from_env(env: dict[str, str] | None = None) -> Shard:
+def shard_from_env(env: Mapping[str, str] | None = None) -> Shard:
     """RANK / WORLD_SIZE / LOCAL_RANK as torchrun and accelerate set them (a single process without)."""
-    env = os.environ if env is None else env
-    try:
-        world = int(env.get("WORLD_SIZE", "1"))
-        rank = int(env.get("RANK", "0"))
-        local = int(env.get("LOCAL_RANK", str(rank)))
-    except ValueError:
-        raise ConfigError("RANK, WORLD_SIZE and LOCAL_RANK must be whole numbers") from None
-    if world < 1 or not 0 <= rank < world or local < 0:
-        raise ConfigError(f"bad launcher environment: RANK={rank} WORLD_SIZE={world} LOCAL_RANK={local}")
-    return Shard(rank, world, local)
+    launch = launch_env(env)
+    return Shard(launch.rank, launch.world_size, launch.local_rank)
 
 
 def list_photos(folder: str | os.PathLike) -> list[Path]:
