@@ -36,18 +36,28 @@ def test_enlarge_nearest_makes_solid_blocks():
     assert (big[:2, :3] == 0).all() and (big[2:, 6:] == 5).all() and (big[:2, 3:6] == 1).all()
 
 
-def test_trajectory_keeps_side_images_per_step_and_shows_the_newest_at_or_before():
-    start = RunStart(kind="sms", total=4, input_image=np.zeros((8, 8, 3), np.uint8), frame_size=(8, 8), curves=(),
-                     config={}, side_labels={"r": "map R"})
+def test_trajectory_keeps_side_images_of_frame_steps_and_the_newest():
+    start = RunStart(kind="sms", total=6, input_image=np.zeros((8, 8, 3), np.uint8), frame_size=(8, 8), curves=(),
+                     config={}, side_labels={"r": "map R"}, record_every=2)
     traj = Trajectory.from_start(start)
     assert traj.side_labels == {"r": "map R"} and traj.side_images(0) == {}
-    a, b = np.full((2, 2, 3), 10, np.uint8), np.full((2, 2, 3), 20, np.uint8)
-    traj.add_side_images(1, {"r": a})
-    traj.add_side_images(3, {"r": b})
+
+    def step(k: int) -> None:  # as the run panel records a run: the step, then its side images
+        traj.append(np.zeros((8, 8, 3), np.uint8) if k % 2 == 0 else None, {"norm": 1.0})
+        if k:
+            traj.add_side_images(k, {"r": np.full((2, 2, 3), 10 * k, np.uint8)})
+
+    for k in range(4):
+        step(k)
     assert traj.side_images(0) == {}
-    assert traj.side_images(2)["r"][0, 0, 0] == 10 and traj.side_images(5)["r"][0, 0, 0] == 20
+    assert traj.side_images(3)["r"][0, 0, 0] == 30  # the newest, shown live, though step 3 has no frame
+    step(4)
+    assert traj._side_steps == [2, 4]  # step 1 and 3 (no frame) were dropped when a newer one came
+    assert traj.side_images(3)["r"][0, 0, 0] == 20 and traj.side_images(9)["r"][0, 0, 0] == 40
+    traj.add_side_images(4, {"r": np.full((2, 2, 3), 99, np.uint8)})  # the newest again: replaced
+    assert traj.side_images(4)["r"][0, 0, 0] == 99
     with pytest.raises(ValueError):
-        traj.add_side_images(2, {"r": a})
+        traj.add_side_images(3, {"r": np.zeros((2, 2, 3), np.uint8)})
 
 
 def side_trajectory(steps: int = 4) -> Trajectory:
@@ -155,13 +165,13 @@ def test_the_served_sms_panel_shows_r_live_and_when_scrubbing_and_nst_has_none(a
     block = r_image.shape[0] // latent.shape[0]
     assert block > 1 and (r_image[:block, :block] == r_image[0, 0]).all()  # one solid block per latent cell
 
-    # scrubbing shows the R map of the chosen step
-    art1, _, caption1, r1 = client.predict(1, api_name="/sms_scrub")
-    assert "**step 1**" in caption1
-    assert np.array_equal(np.asarray(Image.open(r1).convert("RGB")),
-                          side_picture(trajectory.side_images(1)["r_map"], trajectory.frame_size))
-    _, _, _, r0 = client.predict(0, api_name="/sms_scrub")
-    assert r0 is None  # step 0 (the content) has no R
+    # scrubbing shows R with the frame it belongs to: steps 1-2 show step 0's frame (frames every 10
+    # steps and at the last), which has no R; step 3 its own
+    assert trajectory.frame_steps == [0, 3]
+    _, _, caption2, r2 = client.predict(2, api_name="/sms_scrub")
+    assert "**step 2**" in caption2 and r2 is None
+    _, _, caption3, r3 = client.predict(3, api_name="/sms_scrub")
+    assert "**step 3**" in caption3 and np.array_equal(np.asarray(Image.open(r3).convert("RGB")), r_image)
 
     # the run's bundle keeps R: opened in another session, the last step shows it
     files, _ = client.predict("gif", api_name="/sms_export_run")

@@ -186,11 +186,18 @@ class Trajectory:
         return index
 
     def add_side_images(self, step: int, images: Mapping[str, np.ndarray]) -> None:
-        """Keep a recorded step's side images, key -> (h, w, 3) uint8 (one size per key); steps ascend."""
+        """Keep a recorded step's side images, key -> (h, w, 3) uint8 (one size per key); steps ascend.
+
+        They are kept for the steps that have a frame, and for the newest step (shown live) until the
+        next one comes: memory grows with the frames, as the frames' own. Giving the newest step again
+        replaces its images."""
         if not images:
             return
         kept = {k: np.ascontiguousarray(v, dtype=np.uint8) for k, v in images.items()}
         with self._lock:
+            if self._side_steps and (self._side_steps[-1] == step or not self._has_frame(self._side_steps[-1])):
+                self._side_steps.pop()  # the same step again, or the previous newest, which has no frame
+                self._side.pop()
             if self._side_steps and step <= self._side_steps[-1]:
                 raise ValueError(f"side images of step {step} after those of step {self._side_steps[-1]}")
             for key, image in kept.items():
@@ -201,6 +208,10 @@ class Trajectory:
                     raise ValueError(f"side image '{key}' changed shape from {first.shape} to {image.shape}")
             self._side_steps.append(int(step))
             self._side.append(kept)
+
+    def _has_frame(self, step: int) -> bool:
+        i = bisect.bisect_left(self._frame_steps, step)
+        return i < len(self._frame_steps) and self._frame_steps[i] == step
 
     def side_images(self, step: int) -> dict[str, np.ndarray]:
         """The side images shown at ``step``: the newest kept at or before it ({} when none)."""
