@@ -22,8 +22,8 @@ TINY = ["--model", "tiny-sd", "--style-lora", "tiny", "--prompt", "a dress", "--
 
 def test_sweep_saves_an_image_per_lambda_a_grid_and_figures(tmp_path, capsys):
     out = tmp_path / "sweep"
-    code = main(["sms-sweep", str(CONTENT), *TINY, "--lambdas", "1e-5, 1e-3,0.5", "--steps", "2", "--warmup-steps", "0", "--size", "64",
-                 "--out", str(out)])
+    code = main(["sms-sweep", str(CONTENT), *TINY, "--lambdas", "1e-5, 1e-3,0.5", "--steps", "2", "--warmup-steps", "0",
+                 "--size", "64", "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0
     names = ["lambda_1e-05.png", "lambda_0.001.png", "lambda_0.5.png"]

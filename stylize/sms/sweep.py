@@ -135,7 +135,8 @@ def run_sweep(content: Image.Image, config: SMSConfig, lambdas: Sequence[float],
     clip_model = clip or (TINY_CLIP if config.is_tiny else DEFAULT_CLIP)
     note = add_clip_scores(figures, frames, config.style, clip_model)
     rows = [{"lambda_psr": lambda_name(v), "steps": s, **f.row(), "size": size,
-             "clip_model": clip_model if f.clip is not None else "", "clip_prompt": config.style if f.clip is not None else ""}
+             "clip_model": clip_model if f.clip is not None else "",
+             "clip_prompt": config.style if f.clip is not None else ""}
             for v, s, f in zip(lambdas, steps, figures)]
     csv_path = write_csv(out / "figures.csv", rows)
     say(f"saved {csv_path}")
