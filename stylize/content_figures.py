@@ -161,8 +161,10 @@ def add_clip_scores(figures: list[Figures], images: Sequence[Image.Image | np.nd
         return "CLIP score not computed: give the style prompt with --prompt"
     try:
         scorer = load_clip_scorer(clip)
-    except ModelNotAvailableError as exc:
-        return f"CLIP score not computed: its weights are not here ({exc})"
+    except ModelNotAvailableError:
+        return (f"CLIP score not computed: the CLIP weights '{clip}' are not here (not cached and no download); "
+                f"on a machine with internet run `hf download {clip}` and copy the Hugging Face cache here, "
+                "or pass --clip FOLDER")
     for fig, score in zip(figures, scorer(list(images), prompt.strip()), strict=True):
         fig.clip = score
     return ""

@@ -113,7 +113,7 @@ def test_missing_clip_weights_leave_the_column_empty_and_say_why():
     image = random_image(20, 20, 5)
     figs = content_figures(image, [image], ["a"], size=20)
     note = add_clip_scores(figs, [image], "ghibli style", "/no/such/clip/folder")
-    assert figs[0].clip is None and "not computed" in note and "weights are not here" in note
+    assert figs[0].clip is None and "not computed" in note and "weights '/no/such/clip/folder' are not here" in note
     assert "--prompt" in add_clip_scores(figs, [image], "", "pixelart-tiny/clip")
     assert "--clip none" in add_clip_scores(figs, [image], "ghibli", "none")
 
