@@ -150,18 +150,22 @@ def load_study(folder: str | os.PathLike) -> Study:
 # -- building --------------------------------------------------------------------------------------
 def make_study(collection: str | os.PathLike, word: str, contents: Sequence[str | os.PathLike], out: str | os.PathLike,
                *, k: int = 3, config=None, seed: int = 0, vgg=None, cache_dir: str | os.PathLike | None = None,
-               progress: Progress | None = None, content_names: Sequence[str] | None = None) -> Study:
+               progress: Progress | None = None, content_names: Sequence[str] | None = None,
+               content_weight: float = 0.0) -> Study:
     """Cluster ``collection/word``, stylise every content image with each cluster's style image
     (``NSTRun`` with ``config``, an ``NSTConfig``), and write the study folder ``out``; returns it opened.
+    ``content_weight``: the fc6 content features' share in the clustering (0: style vectors only).
 
     Everything is checked before any model loads; the manifest is written last, so an interrupted
     build never looks like a study.
     """
+    from stylize.content_vector import check_content_weight
     from stylize.nst.config import NSTConfig
     from stylize.nst.run import load_image
     from stylize.word_clusters import cluster_word
 
     config = (config or NSTConfig()).check(num_styles=1)
+    content_weight = check_content_weight(content_weight)
     out = check_out_folder(Path(out), "--out")
     if (out / MANIFEST).exists():
         raise ConfigError(f"{out} already holds a study (its votes would no longer match): choose another folder")
@@ -176,8 +180,9 @@ def make_study(collection: str | os.PathLike, word: str, contents: Sequence[str 
     if vgg is None:
         from stylize.nst.loading import load_vgg, pick_device
 
-        vgg = load_vgg(config.model, device=pick_device(config.device))
-    clusters = cluster_word(collection, word, k=k, model=config.model, seed=seed, vgg=vgg, cache_dir=cache_dir)
+        vgg = load_vgg(config.model, device=pick_device(config.device), fc6=content_weight > 0)
+    clusters = cluster_word(collection, word, k=k, model=config.model, seed=seed, vgg=vgg, cache_dir=cache_dir,
+                            content_weight=content_weight)
     c = clusters.clustering
     styles = []
     for i in range(c.k):
@@ -203,7 +208,7 @@ def make_study(collection: str | os.PathLike, word: str, contents: Sequence[str 
     tell(total, total, "writing the manifest")
     manifest = {
         "format": FORMAT, "version": VERSION, "id": uuid.uuid4().hex, "word": clusters.word, "k": c.k,
-        "collection": str(clusters.root), "created": now_iso(), "seed": seed, "nst": _jsonable(config.to_dict()),
+        "collection": str(clusters.root), "created": now_iso(), "seed": seed, "content_weight": content_weight, "nst": _jsonable(config.to_dict()),
         "clusters": styles, "skipped": clusters.skipped,
         "questions": [{**asdict(q), "options": [asdict(o) for o in q.options]} for q in questions],
     }

@@ -21,6 +21,8 @@ def _study_arguments(p: argparse.ArgumentParser) -> None:
     make.add_argument("contents", nargs="+", metavar="CONTENT", help="content image(s): one question each")
     make.add_argument("--out", required=True, help="the study folder to create")
     make.add_argument("--k", type=int, default=3, help="number of clusters (default 3, as in the seed)")
+    make.add_argument("--cluster-content-weight", type=float, default=0.0, metavar="W",
+                      help="share of VGG19 fc6 content features in the clustering, 0-1 (default 0: style only; clusters calls it --content-weight, which here is NST's α)")
     make.add_argument("--cache-dir", default=None, help="where the style-vector index lives (default COLLECTION/.stylize_cache)")
     make.add_argument("--quiet", action="store_true", help="no progress lines")
     add_nst_options(make)
@@ -47,7 +49,7 @@ def _make(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[{done}/{total}] {text}", flush=True)
 
-    study = make_study(args.collection, args.word, args.contents, args.out, k=args.k, config=config_from_args(args),
+    study = make_study(args.collection, args.word, args.contents, args.out, k=args.k, config=config_from_args(args), content_weight=args.cluster_content_weight,
                        seed=args.seed, cache_dir=args.cache_dir, progress=progress)
     options = sum(len(q.options) for q in study.questions)
     print(f"wrote study {study.folder}: word '{study.word}', {len(study.questions)} question(s), "

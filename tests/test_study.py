@@ -212,11 +212,13 @@ def test_study_commands_round_trip(tmp_path, capsys, built):
     content = built[3][0]
     out = tmp_path / "study"
     code = main(["study", "make", str(collection), "fluffy", str(content), "--out", str(out), "--k", "2",
-                 "--model", "tiny", "--iterations", "2", "--max-side", "32", "--device", "cpu"])
+                 "--model", "tiny", "--iterations", "2", "--max-side", "32", "--device", "cpu",
+                 "--cluster-content-weight", "0.5"])
     printed = capsys.readouterr()
     assert code == 0, printed.err
     assert "[0/2] q1" in printed.out and "wrote study" in printed.out and "1 question(s)" in printed.out
     study = load_study(out)
+    assert json.loads((out / "study.json").read_text())["content_weight"] == 0.5  # fc6 features were mixed in
     VoteStore(study).vote("aki", "q1", 1)
     assert main(["study", "export", str(out), "--out", str(tmp_path / "csv")]) == 0
     assert "1 current vote(s) by 1 participant(s)" in capsys.readouterr().out
@@ -230,5 +232,8 @@ def test_study_commands_round_trip(tmp_path, capsys, built):
                  "--k", "9", "--model", "tiny"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "fewer than the 9 clusters" in err
+    assert main(["study", "make", str(collection), "fluffy", str(content), "--out", str(tmp_path / "s3"),
+                 "--model", "tiny", "--cluster-content-weight", "2"]) == 2
+    assert "between 0 (style only) and 1" in capsys.readouterr().err
     assert main(["study", "export", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 2
     assert "does not exist" in capsys.readouterr().err

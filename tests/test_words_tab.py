@@ -49,7 +49,7 @@ def test_cluster_a_word_into_a_gallery_and_a_map_then_use_a_cluster(app):
     client = client_of(app)
     word, message = client.predict(str(app.collection), api_name="/words_open")
     assert value(word) == "fluffy" and "fluffy (6)" in message
-    gallery, plot, pick, message = client.predict("fluffy", 3, "tiny", api_name="/words_cluster")
+    gallery, plot, pick, message = client.predict("fluffy", 3, "tiny", 0, api_name="/words_cluster")
     assert message.startswith("'fluffy': 6 images in 3 clusters")
     captions = [item["caption"] for item in gallery]
     assert len(captions) == 6 and captions.count("cluster 0, representative") == 1
@@ -67,11 +67,15 @@ def test_cluster_a_word_into_a_gallery_and_a_map_then_use_a_cluster(app):
     assert [Path(s).read_bytes() for s in styles] == nearest
     *_, message = client.predict(0, 9, api_name="/words_use")
     assert "blend 1 to" in message
+    # with the fc6 content features mixed in (seed 002's option), the same word still clusters
+    gallery, plot, pick, message = client.predict("fluffy", 3, "tiny", 0.5, api_name="/words_cluster")
+    assert message.startswith("'fluffy': 6 images in 3 clusters") and len(gallery) == 6
+    assert app.sessions.get(client.session_hash).inputs["words"]["result"].content_weight == 0.5
 
 
 def test_bad_inputs_give_one_line_messages_on_the_page(app, tmp_path):
     client = client_of(app)
-    *_, message = client.predict("fluffy", 3, "tiny", api_name="/words_cluster")
+    *_, message = client.predict("fluffy", 3, "tiny", 0, api_name="/words_cluster")
     assert "open a collection folder or upload images" in message
     *_, message = client.predict(str(tmp_path / "missing"), api_name="/words_open")
     assert "does not exist" in message
@@ -90,7 +94,7 @@ def test_bad_inputs_give_one_line_messages_on_the_page(app, tmp_path):
     bad.write_text("not an image")
     word, message = client.predict("silky", [handle_file(str(p)) for p in [*good, bad]], api_name="/words_upload")
     assert value(word) == "silky" and "silky (2)" in message and "skipped: notes.png" in message
-    *_, message = client.predict("silky", 3, "tiny", api_name="/words_cluster")
+    *_, message = client.predict("silky", 3, "tiny", 0, api_name="/words_cluster")
     assert "has 2 image(s), fewer than the 3 clusters" in message and "\n" not in message
     word, message = client.predict("../up", [handle_file(str(good[0]))], api_name="/words_upload")
     assert "cannot name a folder" in message
@@ -100,7 +104,7 @@ def test_questionnaire_builds_votes_and_exports_the_tally(app):
     client = client_of(app)
     client.predict(str(app.collection), api_name="/words_open")
     folder, status, content, options, pick, message = client.predict(
-        handle_file(str(app.content)), "fluffy", 3, "tiny", 2, 32, "", "aki", api_name="/study_build")
+        handle_file(str(app.content)), "fluffy", 3, "tiny", 0, 2, 32, "", "aki", api_name="/study_build")
     assert "built the study of 'fluffy'" in message, message
     assert "Question 1 of 1" in status and "0 of 1 answered" in status
     assert [o["caption"] for o in options] == ["A", "B", "C"]  # letters only: no cluster is named

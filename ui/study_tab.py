@@ -27,7 +27,7 @@ from ui.bundle_set import server_path
 from ui.common import LIGHT, SessionActions
 from ui.feedback import fail
 from ui.session import Session, SessionStore
-from ui.settings import whole
+from ui.settings import number, whole
 from ui.words_tab import words_state
 from workbench.errors import ConfigError
 
@@ -58,8 +58,8 @@ class StudyActions(SessionActions):
         except Exception as exc:
             return self._failed(exc, "opening the study")
 
-    def build(self, content: str | None, word: str, k: Any, model: str, iterations: Any, max_side: Any, folder: str,
-              name: str, request: gr.Request, progress=gr.Progress()):
+    def build(self, content: str | None, word: str, k: Any, model: str, content_weight: Any, iterations: Any,
+              max_side: Any, folder: str, name: str, request: gr.Request, progress=gr.Progress()):
         """Build a study from the chosen word and an uploaded content image (with progress)."""
         from stylize.nst.config import NSTConfig
 
@@ -78,6 +78,7 @@ class StudyActions(SessionActions):
                    else session.subfolder("studies") / uuid.uuid4().hex[:8])
             study = make_study(root, word, [content], out, k=whole(k, "the number of clusters k"), config=config,
                                content_names=[Path(content).name],
+                               content_weight=number(content_weight, "the content features' share"),
                                progress=lambda done, total, text: progress(done / max(total, 1), desc=text))
             self._set(session, study)
             where = "" if str(folder or "").strip() else " (in this session's folder: export the votes before you leave)"
@@ -226,7 +227,7 @@ def build_study_tab(sessions: SessionStore, words: dict[str, Any], *, server_fol
 
     view = [status, content_view, options, pick, message]
     open_btn.click(actions.open_folder, [folder, name], view, api_name="study_open", **LIGHT)
-    build_btn.click(actions.build, [content, words["word"], words["k"], words["model"], iterations, max_side, folder,
+    build_btn.click(actions.build, [content, words["word"], words["k"], words["model"], words["content_weight"], iterations, max_side, folder,
                                     name], [folder, *view], api_name="study_build")
     gr.on([name.submit, name.blur], actions.show, [name], view, api_name="study_show", **LIGHT)
     prev_btn.click(actions.step(-1), [name], view, api_name="study_previous", **LIGHT)

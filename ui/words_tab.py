@@ -25,7 +25,7 @@ from ui.bundle_set import server_path
 from ui.common import LIGHT, SessionActions
 from ui.feedback import fail
 from ui.session import Session, SessionStore
-from ui.settings import whole
+from ui.settings import number, whole
 from workbench.atomic import atomic_path
 from workbench.errors import ConfigError, UserError
 from workbench.export import safe_stem
@@ -87,7 +87,8 @@ class WordsActions(SessionActions):
         return gr.update(choices=words, value=choice), f"{len(words)} word(s): {counts}"
 
     # -- clustering -------------------------------------------------------------------------------
-    def cluster(self, word: str, k: Any, model: str, request: gr.Request, progress=gr.Progress()):
+    def cluster(self, word: str, k: Any, model: str, content_weight: Any, request: gr.Request,
+                progress=gr.Progress()):
         """Cluster the word's images: a gallery grouped by cluster, the map, the cluster picker."""
         try:
             session = self.session(request)
@@ -97,8 +98,9 @@ class WordsActions(SessionActions):
             if not word:
                 raise ConfigError("choose a word first")
             k = whole(k, "the number of clusters k")
+            content_weight = number(content_weight, "the content features' share")
             progress(0.1, desc=f"style vectors of '{word}'")
-            result = cluster_collection(state["root"], word, k, model, session)
+            result = cluster_collection(state["root"], word, k, model, session, content_weight=content_weight)
             state.update(result=result, word=word)
             progress(0.9, desc="map and gallery")
             c = result.clustering
@@ -168,16 +170,18 @@ def copy_one(source: Path, folder: Path, stem: str) -> Path:
     return target
 
 
-def cluster_collection(root: Path, word: str, k: int, model: str, session: Session):
+def cluster_collection(root: Path, word: str, k: int, model: str, session: Session, *, content_weight: float = 0.0):
     """``cluster_word`` with the app's model cache; the index goes to the session when the collection
-    folder is not writable."""
+    folder is not writable. ``content_weight`` > 0 mixes in fc6 content features (seed 002)."""
+    from stylize.content_vector import check_content_weight
     from stylize.nst.loading import load_vgg, pick_device
     from stylize.word_clusters import cluster_word
 
     check_k(k, len(list_images(root, word)), f"word '{word}'")  # before the model loads
+    check_content_weight(content_weight)
     cache = None if os.access(root, os.W_OK) else session.subfolder("style-index")
-    vgg = load_vgg(model, device=pick_device("auto"))
-    return cluster_word(root, word, k=k, model=model, vgg=vgg, cache_dir=cache)
+    vgg = load_vgg(model, device=pick_device("auto"), fc6=content_weight > 0)
+    return cluster_word(root, word, k=k, model=model, vgg=vgg, cache_dir=cache, content_weight=content_weight)
 
 
 def cluster_gallery(result) -> list[tuple[Any, str]]:
@@ -231,6 +235,8 @@ def build_words_tab(sessions: SessionStore, nst: dict[str, Any], tabs: gr.Tabs, 
                 w["k"] = gr.Number(3, label="Clusters k", precision=0, minimum=1, elem_id="words-k")
                 w["model"] = gr.Dropdown(model_choices[0], value=model_choices[1], label="Network (style vectors)",
                                          elem_id="words-model")
+            w["content_weight"] = gr.Slider(0, 1, value=0, step=0.05, elem_id="words-content-weight",
+                                            label="Content features' share w (VGG19 fc6; 0 = style only, as the seed)")
             w["cluster"] = gr.Button("Cluster", variant="primary", elem_id="words-cluster-button")
             w["cluster_message"] = gr.Markdown(elem_id="words-cluster-message")
             w["pick"] = gr.Dropdown([], value=None, label="Cluster to use", elem_id="words-pick")
@@ -247,7 +253,7 @@ def build_words_tab(sessions: SessionStore, nst: dict[str, Any], tabs: gr.Tabs, 
     w["open"].click(actions.open_folder, [w["folder"]], opened, api_name="words_open", **LIGHT)
     w["folder"].submit(actions.open_folder, [w["folder"]], opened, api_name=False, **LIGHT)
     w["uploads"].upload(actions.upload, [w["upload_word"], w["uploads"]], opened, api_name="words_upload", **LIGHT)
-    w["cluster"].click(actions.cluster, [w["word"], w["k"], w["model"]],
+    w["cluster"].click(actions.cluster, [w["word"], w["k"], w["model"], w["content_weight"]],
                        [w["gallery"], w["map"], w["pick"], w["cluster_message"]], api_name="words_cluster")
     w["use"].click(actions.use, [w["pick"], w["count"]], [nst["styles"], nst["blend"], tabs, w["use_message"]],
                    api_name="words_use", **LIGHT)
