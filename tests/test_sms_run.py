@@ -276,6 +276,8 @@ def test_cli_round_trip_through_the_stylize_command(tmp_path, lora_file, capsys)
     assert traj.kind == "sms" and len(traj) == 4 and traj.frame_steps == [0, 2, 3]
     assert np.array_equal(traj.rgb(3), np.asarray(Image.open(out)))
     assert np.isfinite(traj.series("loss_lora")[1:]).all()
+    # the CLI's bundle keeps the map R too, at the recorded steps (the app shows it when scrubbing)
+    assert set(traj.side_labels) == {"r_map"} and traj.side_images(2)["r_map"].dtype == np.uint8
 
 
 def test_cli_bad_input_exits_2_before_loading(tmp_path, lora_file, monkeypatch, capsys) -> None:

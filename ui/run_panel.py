@@ -197,8 +197,6 @@ class RunPanel(SessionActions):
                     yield self._view(state, progress_html("running", 0, pending.total), photo=item.input_image)
                 elif isinstance(item, StepRecord):
                     record = item
-                    if item.side_images and loop.trajectory is not None:
-                        loop.trajectory.add_side_images(item.step, item.side_images)
                     if throttle.due():
                         progress = progress_html("running", record.step, record.total, record.elapsed_s,
                                                  record.status)

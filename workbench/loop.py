@@ -81,6 +81,8 @@ class RunLoop:
             raise RuntimeError("a run must yield its RunStart before any step")
         if isinstance(item, StepRecord):
             self.trajectory.append(item.frame, item.metrics)
+            if item.side_images:  # e.g. SMS's R map: kept for the CLI's bundles as for the app's
+                self.trajectory.add_side_images(item.step, item.side_images)
         for name, step, value in backfill_pairs(item.backfill):
             self.trajectory.set_metric(name, step, value)
 
