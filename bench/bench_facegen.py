@@ -3,8 +3,11 @@
 Scenarios (random weights, synthetic batches, no data loading):
   tiny-32-c2        tiny widths, 32 × 32, 2 councils, batch 2   (the tests' config)
   tiny-64-c3        tiny widths, 64 × 64, 3 councils, batch 1
+  tiny-S-cN         tiny widths, S × S for S in 256, 512, N in 3, 4 councils, batch 1 (the issue's CPU grid)
   baseline-256-c4   the official widths, 256 × 256, 4 councils, batch 3  (seed's baseline)
   proposed-512-c3   the official widths, 512 × 512, 3 councils, batch 1  (seed's proposal)
+  full-S-cN         the proposed model's widths at S in 256, 512 and N in 3, 4 councils, batch 1 (GPU grid)
+Each scenario runs in a fresh process, so the peak memory (the process's peak RSS on a CPU) is its own.
 One iteration is the whole official update: discriminators, council discriminators (council loss on),
 generators with the GAN, focus and council losses. A translation is one face through every member
 with one z. Peak memory is the CUDA allocator's peak on a GPU, else the process's peak RSS.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -47,13 +51,18 @@ class Scenario:
 
 def scenarios() -> list[Scenario]:
     tiny64 = tiny_config(image_size=64, council_size=3).replace(data={"batch_size": 1})
+    every_loss = {"council": {"start_at_iter": 0}, "loss": {"focus_loss_start_at_iter": 0}}
+    grid = [(size, councils) for size in (256, 512) for councils in (3, 4)]
     return [
         Scenario("tiny-32-c2", tiny_config(), True),
         Scenario("tiny-64-c3", tiny64, True),
-        Scenario("baseline-256-c4", baseline_config().replace(council={"start_at_iter": 0},
-                                                               loss={"focus_loss_start_at_iter": 0}), False),
-        Scenario("proposed-512-c3", proposed_config().replace(council={"start_at_iter": 0},
-                                                               loss={"focus_loss_start_at_iter": 0}), False),
+        *[Scenario(f"tiny-{size}-c{n}", tiny_config(image_size=size, council_size=n).replace(data={"batch_size": 1}),
+                   True) for size, n in grid],
+        Scenario("baseline-256-c4", baseline_config().replace(**every_loss), False),
+        Scenario("proposed-512-c3", proposed_config().replace(**every_loss), False),
+        *[Scenario(f"full-{size}-c{n}", proposed_config().replace(
+            data={"image_size": size}, council={"council_size": n, "start_at_iter": 0},
+            loss={"focus_loss_start_at_iter": 0}), False) for size, n in grid if (size, n) != (512, 3)],
     ]
 
 
@@ -120,8 +129,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         chosen = [s for s in known.values() if s.tiny]
     device = torch.device(args.device)
-    info = machine_info()
-    print(describe_machine(info))
 
     def show(row: dict) -> None:
         print(f"{row['scenario']:16s} {row['device']:5s} train {row['train_s_median']:.3f} s/it (min "
@@ -129,6 +136,16 @@ def main(argv: list[str] | None = None) -> int:
               f"peak {row['peak_mem_GiB']:.2f} GiB  {row['params_per_member_M']:.2f} M params/member  load "
               f"{row['load_1min']}", flush=True)
 
+    if len(chosen) > 1:  # one process per scenario: each one's peak memory is its own
+        for s in chosen:
+            command = [sys.executable, __file__, "--scenario", s.name, "--steps", str(args.steps), "--warmup",
+                       str(args.warmup), "--device", args.device, *(["--no-csv"] if args.no_csv else []),
+                       *(["--threads", str(args.threads)] if args.threads else [])]
+            if subprocess.run(command).returncode != 0:
+                return 1
+        return 0
+    info = machine_info()
+    print(describe_machine(info))
     run_scenarios(chosen, lambda s: measure(s, device, args.steps, args.warmup), csv_path=None if args.no_csv else CSV,
                   columns=COLUMNS, info=info, print_row=show)
     return 0
