@@ -103,12 +103,14 @@ def main(argv=None) -> int:
     parser.add_argument("--sides", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--iterations", type=int, default=3, help="timed iterations per CPU scenario (full VGG19)")
     parser.add_argument("--gpu-full", action="store_true", help="on a GPU, time the 300-iteration 512 px target")
+    parser.add_argument("--device", default="all", choices=("all", "cpu", "cuda"),
+                        help="where to measure (default all: the CPU, and the GPU when there is one)")
     parser.add_argument("--csv", default=str(ROOT / "bench" / "results" / "nst.csv"), help="'' to write nothing")
     args = parser.parse_args(argv)
     info = machine_info()
     print(describe_machine(info))
     scenarios = []
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = [d for d in ("cpu", "cuda") if args.device in ("all", d) and (d == "cpu" or torch.cuda.is_available())]
     for device in devices:
         for model in ("tiny", "vgg19-random"):
             for side in args.sides:
