@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from stylize.style_vector import square_crop
 from workbench.errors import ConfigError, ModelNotAvailableError
 
 DEFAULT_SIZE = 512
@@ -107,14 +108,7 @@ class ClipScorer:
         batch = []
         for image in images:
             pil = Image.fromarray(np.asarray(image, dtype=np.uint8)) if isinstance(image, np.ndarray) else image
-            pil = pil.convert("RGB")
-            w, h = pil.size
-            scale = s / min(w, h)
-            nw, nh = max(s, round(w * scale)), max(s, round(h * scale))
-            pil = pil.resize((nw, nh), Image.Resampling.BICUBIC)
-            left, top = (nw - s) // 2, (nh - s) // 2
-            pil = pil.crop((left, top, left + s, top + s))
-            x = np.asarray(pil, dtype=np.float32) / 255.0
+            x = np.asarray(square_crop(pil, s, Image.Resampling.BICUBIC), dtype=np.float32) / 255.0
             batch.append((x - np.asarray(CLIP_MEAN, np.float32)) / np.asarray(CLIP_STD, np.float32))
         return torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).contiguous()
 

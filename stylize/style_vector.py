@@ -46,13 +46,14 @@ def style_vectors_from_features(features: torch.Tensor) -> torch.Tensor:
     return v / torch.clamp(norm, min=1e-12)  # an all-zero Gram stays the zero vector
 
 
-def square_crop(image: Image.Image, size: int = DEFAULT_SIZE) -> Image.Image:
-    """Resize the short side to ``size`` (Lanczos) and crop the centre ``size`` x ``size``."""
+def square_crop(image: Image.Image, size: int = DEFAULT_SIZE,
+                resample: Image.Resampling = Image.Resampling.LANCZOS) -> Image.Image:
+    """Resize the short side to ``size`` (Lanczos unless ``resample``) and crop the centre ``size`` x ``size``."""
     image = image.convert("RGB")
     w, h = image.size
     scale = size / min(w, h)
     nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-    image = image.resize((nw, nh), Image.Resampling.LANCZOS)
+    image = image.resize((nw, nh), resample)
     left, top = (nw - size) // 2, (nh - size) // 2
     return image.crop((left, top, left + size, top + size))
 
@@ -63,33 +64,14 @@ def image_batch(images: Sequence[Image.Image], size: int, device: torch.device) 
     return torch.from_numpy(arrays).permute(0, 3, 1, 2).contiguous().to(device)
 
 
-@torch.no_grad()
 def style_vectors(
     images: Iterable[Image.Image], vgg, *, layer: str = DEFAULT_LAYER, size: int = DEFAULT_SIZE,
     after_relu: bool = True, batch_size: int = 16,
 ) -> np.ndarray:
     """(N, D) float32 style vectors of PIL images, computed ``batch_size`` images at a time."""
-    from stylize.nst.layers import check_layer
+    from stylize.content_vector import image_vectors  # the one batched pass, with or without fc6
 
-    check_layer(layer, "style-vector layer")
-    device = next(vgg.parameters()).device
-    out: list[np.ndarray] = []
-    pending: list[Image.Image] = []
-
-    def flush() -> None:
-        feats = vgg.extract(image_batch(pending, size, device), [layer], after_relu=after_relu)[layer]
-        out.append(style_vectors_from_features(feats).cpu().numpy().astype(np.float32))
-        pending.clear()
-
-    for image in images:
-        pending.append(image)
-        if len(pending) == batch_size:
-            flush()
-    if pending:
-        flush()
-    if not out:
-        return np.zeros((0, vector_length(vgg.channels(layer))), dtype=np.float32)
-    return np.concatenate(out)
+    return image_vectors(images, vgg, layer=layer, size=size, after_relu=after_relu, batch_size=batch_size)[0]
 
 
 def style_vector(image: Image.Image, vgg, **options) -> np.ndarray:

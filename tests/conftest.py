@@ -11,19 +11,31 @@ import diffusers  # noqa: F401
 import pytest
 
 from pixelart.models.registry import TINY_DIR_ENV
+from stylize.nst.models import TINY_DIR_ENV as STYLIZE_TINY_DIR_ENV
 
 
 @pytest.fixture(scope="session", autouse=True)
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh folder for tiny models, shared by the whole session, so tests never touch ~/.cache."""
+    """A fresh folder for tiny models (the diffusion back ends' and the style-transfer VGG's), shared
+    by the whole session, so tests never touch ~/.cache."""
     folder = tmp_path_factory.mktemp("tiny-models")
-    previous = os.environ.get(TINY_DIR_ENV)
-    os.environ[TINY_DIR_ENV] = str(folder)
+    folders = {TINY_DIR_ENV: folder, STYLIZE_TINY_DIR_ENV: folder / "stylize"}
+    previous = {name: os.environ.get(name) for name in folders}
+    os.environ.update({name: str(path) for name, path in folders.items()})
     yield folder
-    if previous is None:
-        os.environ.pop(TINY_DIR_ENV, None)
-    else:
-        os.environ[TINY_DIR_ENV] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    """The tiny random VGG19 of the style-transfer tests, frozen."""
+    from stylize.nst.vgg import tiny_vgg
+
+    return tiny_vgg(seed=0).eval().requires_grad_(False)
 
 
 @pytest.fixture()

@@ -18,7 +18,7 @@ from stylize.cli import main
 from stylize.content_vector import check_content_weight, combine_vectors, content_vectors, image_vectors
 from stylize.index import CONTENT_SHARD, StyleIndex
 from stylize.nst import loading
-from stylize.nst.vgg import VGG19Features, fc6_from_state, tiny_vgg
+from stylize.nst.vgg import VGG19Features, fc6_from_state
 from stylize.style_vector import style_vectors
 from stylize.word_clusters import cluster_word
 from workbench.errors import ConfigError
@@ -26,14 +26,6 @@ from workbench.errors import ConfigError
 SIZE = 128  # conv5 maps of 8x8: the Gram no longer sees the image's layout, fc6 (over 7x7 cells) does
 
 
-@pytest.fixture(autouse=True)
-def _tiny_dir(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("STYLIZE_TINY_DIR", str(tmp_path_factory.getbasetemp() / "stylize-tiny"))
-
-
-@pytest.fixture(scope="module")
-def vgg():
-    return tiny_vgg(seed=0).eval().requires_grad_(False)
 
 
 def _ari(a, b) -> float:

@@ -73,7 +73,7 @@ def test_stops_exits_2_with_one_line_or_prints_the_stops(corpus, case, capsys):
         assert status == 0 and f"{case.name}:" in out and err == ""
     else:
         assert status == 2 and out == ""
-        assert err.startswith(f"error: ") and case.name in err and err.count("\n") == 1, err
+        assert err.startswith("error: ") and case.name in err and err.count("\n") == 1, err
 
 
 def test_refusals_say_what_is_wrong(corpus):

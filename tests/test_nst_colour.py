@@ -14,19 +14,10 @@ from stylize.nst.colour import (colour_transform, grey_rgb, keep_colours, lumina
                                 match_luminance, rgb_to_yiq)
 from stylize.nst.config import NSTConfig
 from stylize.nst.run import NSTRun
-from stylize.nst.vgg import tiny_vgg
 from workbench.errors import ConfigError
 from workbench.records import StepRecord
 
 
-@pytest.fixture(autouse=True)
-def _tiny_dir(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("STYLIZE_TINY_DIR", str(tmp_path_factory.getbasetemp() / "stylize-tiny"))
-
-
-@pytest.fixture(scope="module")
-def vgg():
-    return tiny_vgg(seed=0).eval().requires_grad_(False)
 
 
 def _images():

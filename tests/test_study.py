@@ -23,10 +23,6 @@ from workbench.errors import ConfigError
 TINY = NSTConfig(model="tiny", iterations=2, max_side=32, device="cpu")
 
 
-@pytest.fixture(autouse=True)
-def _tiny_dir(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("STYLIZE_TINY_DIR", str(tmp_path_factory.getbasetemp() / "stylize-tiny"))
-
 
 def texture(kind: str, seed: int, size: int = 40) -> Image.Image:
     """Three clearly different textures: red stripes, blue noise, green checks."""
@@ -53,10 +49,7 @@ def make_collection(root: Path, word: str = "fluffy", per_kind: int = 2) -> Path
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """One study made once for the module: 3 clusters x 2 content images."""
-    import os
-
     base = tmp_path_factory.mktemp("built")
-    os.environ.setdefault("STYLIZE_TINY_DIR", str(tmp_path_factory.getbasetemp() / "stylize-tiny"))
     collection = make_collection(base / "collection")
     contents = []
     for i, kind in enumerate(("checks", "stripes")):

@@ -15,10 +15,6 @@ from stylize import cli
 from stylize.nst import loading
 
 
-@pytest.fixture(autouse=True)
-def _tiny_dir(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("STYLIZE_TINY_DIR", str(tmp_path_factory.getbasetemp() / "stylize-tiny"))
-
 
 @pytest.fixture()
 def images(tmp_path: Path) -> tuple[Path, Path, Path]:

@@ -21,14 +21,6 @@ from workbench.errors import ConfigError, ImageInputError, ModelNotAvailableErro
 from workbench.records import RunStart, StepRecord
 
 
-@pytest.fixture(autouse=True)
-def _tiny_dir(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("STYLIZE_TINY_DIR", str(tmp_path_factory.getbasetemp() / "stylize-tiny"))
-
-
-@pytest.fixture(scope="module")
-def vgg():
-    return tiny_vgg(seed=0).eval().requires_grad_(False)
 
 
 def _images(seed=0):

@@ -15,20 +15,12 @@ from stylize.cli import main
 from stylize.clusters import check_k, cluster_vectors, nearest
 from stylize.index import StyleIndex
 from stylize.nst import loading
-from stylize.nst.vgg import VGG19Features, tiny_vgg
+from stylize.nst.vgg import VGG19Features
 from stylize.style_vector import style_vectors, style_vectors_from_features, vector_length
 from stylize.word_clusters import cluster_word, save_outputs
 from workbench.errors import ConfigError
 
 
-@pytest.fixture(autouse=True)
-def _tiny_dir(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("STYLIZE_TINY_DIR", str(tmp_path_factory.getbasetemp() / "stylize-tiny"))
-
-
-@pytest.fixture(scope="module")
-def vgg():
-    return tiny_vgg(seed=0).eval().requires_grad_(False)
 
 
 def _ari(a, b) -> float:

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from pixelart.evaluation import EvalPhoto, evaluate, open_photos, param_grid, write_outputs
+from pixelart.evaluation import EvalPhoto, evaluate, open_photos, write_outputs
 from pixelart.labels import Label
 from pixelart.stopping import make_strategy
 from workbench.trajectory import Trajectory

@@ -22,9 +22,6 @@ from ui.session import SessionStore
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    import os
-
-    os.environ.setdefault("STYLIZE_TINY_DIR", str(tmp_path_factory.getbasetemp() / "stylize-tiny"))
     sessions = SessionStore(tmp_path_factory.mktemp("sessions"))
     demo, url = launch(sessions=sessions, prevent_thread_lock=True, quiet=True)
     base = tmp_path_factory.mktemp("words")
