@@ -6,30 +6,14 @@ import csv
 import math
 from pathlib import Path
 
-import numpy as np
-import pytest
 import torch
-from PIL import Image
 
 from facegen.config import tiny_config
 from facegen.curves import curves_figure, read_rows
 from facegen.run import TrainRun, run_curves
+from facegen_support import one_thread, write_images  # noqa: F401  (one_thread: an autouse fixture)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def _images(folder: Path, count: int, seed: int, size: tuple[int, int]) -> Path:
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    for i in range(count):
-        Image.fromarray((rng.random((size[1], size[0], 3)) * 255).astype(np.uint8)).save(folder / f"img_{i}.png")
-    return folder
 
 
 def _drain(run, stop_after: int | None = None) -> None:
@@ -45,8 +29,8 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def test_curves_written_with_every_checkpoint_and_kept_on_resume(tmp_path: Path) -> None:
-    faces = _images(tmp_path / "faces", 4, 0, (40, 36))
-    bodies = _images(tmp_path / "bodies", 4, 1, (32, 48))
+    faces = write_images(tmp_path / "faces", 4, 0, (40, 36))
+    bodies = write_images(tmp_path / "bodies", 4, 1, (32, 48))
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     config = tiny_config().replace(train={"iterations": 4, "fid_every": 2, "fid_num_images": 3})

@@ -11,20 +11,13 @@ import torch
 from facegen.config import official_config, proposed_config, tiny_config
 from facegen.networks import AdaINGen, MsImageDis, MsImageDisCouncil, build_member
 from facegen.networks.blocks import AdaptiveInstanceNorm2d
+from facegen_support import one_thread  # noqa: F401  (one_thread: an autouse fixture)
 
 # A copy of ../shared/reference/council_gan_state_keys.json (parameter names and shapes of the official
 # selfie2anime model), kept beside the tests so they need neither the network nor the shared folder.
 REFERENCE = Path(__file__).with_name("facegen_council_gan_state_keys.json")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "council_gan_state_keys.json"
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions run fastest on one thread, and far faster than two on a busy 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _reference() -> dict:

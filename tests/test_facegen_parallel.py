@@ -9,13 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from facegen import checkpoint as ck
 from facegen.parallel import Parallel, from_env
+from facegen_support import one_thread, write_images  # noqa: F401  (one_thread: an autouse fixture)
 from workbench.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,13 +53,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _images(folder: Path, count: int, seed: int, size: tuple[int, int]) -> Path:
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    for i in range(count):
-        Image.fromarray((rng.random((size[1], size[0], 3)) * 255).astype(np.uint8)).save(folder / f"img_{i}.png")
-    return folder
-
 
 def _launch(tmp_path: Path, out: Path, iterations: int, resume: bool, tag: str) -> list[dict]:
     """Two worker processes with the environment torchrun / accelerate launch give them."""
@@ -82,13 +74,6 @@ def _launch(tmp_path: Path, out: Path, iterations: int, resume: bool, tag: str) 
     return [json.loads((tmp_path / f"{tag}_{rank}.json").read_text()) for rank in range(2)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def test_launcher_environment() -> None:
     assert from_env({}) == Parallel(0, 1, 0) and not from_env({}).active
@@ -108,8 +93,8 @@ def test_launcher_environment() -> None:
 
 @pytest.mark.slow
 def test_two_processes_share_weights_and_resume_exactly(tmp_path: Path) -> None:
-    _images(tmp_path / "faces", 6, 0, (40, 36))
-    _images(tmp_path / "bodies", 5, 1, (32, 48))
+    write_images(tmp_path / "faces", 6, 0, (40, 36))
+    write_images(tmp_path / "bodies", 5, 1, (32, 48))
     straight = _launch(tmp_path, tmp_path / "straight", 3, False, "straight")
     a, b = straight
     assert (a["rank"], b["rank"], a["world"]) == (0, 1, 2)
@@ -136,8 +121,8 @@ def test_accelerate_launch_cli(tmp_path: Path) -> None:
     """The documented command: ``accelerate launch --multi_gpu --num_processes 2 -m facegen train``
     (``--multi_gpu`` starts the processes even without a GPU; they pick Gloo on the CPU)."""
     pytest.importorskip("accelerate")
-    faces = _images(tmp_path / "faces", 4, 0, (40, 36))
-    bodies = _images(tmp_path / "bodies", 4, 1, (32, 48))
+    faces = write_images(tmp_path / "faces", 4, 0, (40, 36))
+    bodies = write_images(tmp_path / "bodies", 4, 1, (32, 48))
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",

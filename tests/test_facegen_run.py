@@ -19,30 +19,15 @@ from facegen.run import TrainRun
 from facegen.trainer import CouncilTrainer
 from workbench.errors import ConfigError, UserError
 from workbench.records import RunStart, StepRecord
+from facegen_support import one_thread, write_images  # noqa: F401  (one_thread: an autouse fixture)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions run fastest on one thread, and far faster than two on a busy 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def _write_images(folder: Path, count: int, seed: int, size: tuple[int, int]) -> Path:
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    for i in range(count):
-        arr = (rng.random((size[1], size[0], 3)) * 255).astype(np.uint8)
-        Image.fromarray(arr).save(folder / f"img_{i}.png")
-    return folder
 
 
 @pytest.fixture()
 def data(tmp_path: Path) -> tuple[Path, Path]:
-    return (_write_images(tmp_path / "faces", 5, 0, (40, 36)),
-            _write_images(tmp_path / "bodies", 4, 1, (32, 48)))
+    return (write_images(tmp_path / "faces", 5, 0, (40, 36)),
+            write_images(tmp_path / "bodies", 4, 1, (32, 48)))
 
 
 def _config(**train) -> FaceGenConfig:
