@@ -26,6 +26,7 @@ from stylize.study_votes import VoteStore, check_participant
 from ui.bundle_set import server_path
 from ui.common import LIGHT, SessionActions
 from ui.feedback import fail
+from ui.run_panel import GPU_QUEUE
 from ui.session import Session, SessionStore
 from ui.settings import number, whole
 from ui.words_tab import words_state
@@ -227,8 +228,10 @@ def build_study_tab(sessions: SessionStore, words: dict[str, Any], *, server_fol
 
     view = [status, content_view, options, pick, message]
     open_btn.click(actions.open_folder, [folder, name], view, api_name="study_open", **LIGHT)
-    build_btn.click(actions.build, [content, words["word"], words["k"], words["model"], words["content_weight"], iterations, max_side, folder,
-                                    name], [folder, *view], api_name="study_build")
+    build_inputs = [content, words["word"], words["k"], words["model"], words["content_weight"], iterations, max_side,
+                    folder, name]
+    build_btn.click(actions.build, build_inputs, [folder, *view], api_name="study_build",
+                    concurrency_limit=1, concurrency_id=GPU_QUEUE)  # k style transfers: in the runs' queue
     gr.on([name.submit, name.blur], actions.show, [name], view, api_name="study_show", **LIGHT)
     prev_btn.click(actions.step(-1), [name], view, api_name="study_previous", **LIGHT)
     next_btn.click(actions.step(+1), [name], view, api_name="study_next", **LIGHT)

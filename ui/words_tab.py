@@ -24,6 +24,7 @@ from stylize.sheets import colour, thumbnail
 from ui.bundle_set import server_path
 from ui.common import LIGHT, SessionActions
 from ui.feedback import fail
+from ui.run_panel import GPU_QUEUE
 from ui.session import Session, SessionStore
 from ui.settings import number, whole
 from workbench.atomic import atomic_path
@@ -254,7 +255,8 @@ def build_words_tab(sessions: SessionStore, nst: dict[str, Any], tabs: gr.Tabs, 
     w["folder"].submit(actions.open_folder, [w["folder"]], opened, api_name=False, **LIGHT)
     w["uploads"].upload(actions.upload, [w["upload_word"], w["uploads"]], opened, api_name="words_upload", **LIGHT)
     w["cluster"].click(actions.cluster, [w["word"], w["k"], w["model"], w["content_weight"]],
-                       [w["gallery"], w["map"], w["pick"], w["cluster_message"]], api_name="words_cluster")
+                       [w["gallery"], w["map"], w["pick"], w["cluster_message"]], api_name="words_cluster",
+                       concurrency_limit=1, concurrency_id=GPU_QUEUE)  # the network: one job at a time, as runs
     w["use"].click(actions.use, [w["pick"], w["count"]], [nst["styles"], nst["blend"], tabs, w["use_message"]],
                    api_name="words_use", **LIGHT)
     return w
