@@ -21,10 +21,9 @@ import numbers
 from typing import Iterable
 
 import numpy as np
-import torch
 from PIL import Image
 
-from stylize.style_vector import DEFAULT_LAYER, DEFAULT_SIZE, image_batch, style_vectors_from_features
+from stylize.style_vector import DEFAULT_SIZE, image_vectors
 from workbench.errors import ConfigError
 
 CONTENT_FEATURE = "fc6"
@@ -36,58 +35,6 @@ def check_content_weight(weight: float) -> float:
             or not 0.0 <= weight <= 1.0:
         raise ConfigError(f"content weight must be a number between 0 (style only) and 1 (content only), got {weight!r}")
     return float(weight)
-
-
-def unit_rows(x: torch.Tensor) -> torch.Tensor:
-    """Rows divided by their L2 norm (an all-zero row stays zero)."""
-    return x / torch.clamp(torch.linalg.vector_norm(x, dim=1, keepdim=True), min=1e-12)
-
-
-def check_has_fc6(vgg) -> None:
-    """One-line ConfigError when a network passed in has no fc6 (content features need it)."""
-    if getattr(vgg, "pre_logits", None) is None:
-        raise ConfigError(f"the VGG19 '{getattr(vgg, 'label', '?')}' was loaded without fc6; "
-                          "load it with load_vgg(model, fc6=True) for content features")
-
-
-@torch.no_grad()
-def image_vectors(images: Iterable[Image.Image], vgg, *, layer: str = DEFAULT_LAYER, size: int = DEFAULT_SIZE,
-                  after_relu: bool = True, batch_size: int = 16,
-                  content: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """(style (N, Ds), content (N, Dc) or None) float32 vectors of PIL images, from one forward pass per
-    batch: the style vector at ``layer`` and, with ``content``, the L2-normalised fc6 vector."""
-    from stylize.nst.layers import check_layer
-
-    check_layer(layer, "style-vector layer")
-    if content:
-        check_has_fc6(vgg)
-    device = next(vgg.parameters()).device
-    styles: list[np.ndarray] = []
-    contents: list[np.ndarray] = []
-    pending: list[Image.Image] = []
-
-    def flush() -> None:
-        wanted = [layer, "pool5"] if content else [layer]
-        feats = vgg.extract(image_batch(pending, size, device), wanted, after_relu=after_relu)
-        styles.append(style_vectors_from_features(feats[layer]).cpu().numpy().astype(np.float32))
-        if content:
-            fc6 = vgg.fc6(feats["pool5"], after_relu=after_relu)
-            contents.append(unit_rows(fc6.float()).cpu().numpy().astype(np.float32))
-        pending.clear()
-
-    for image in images:
-        pending.append(image)
-        if len(pending) == batch_size:
-            flush()
-    if pending:
-        flush()
-    from stylize.style_vector import vector_length
-
-    style = np.concatenate(styles) if styles else np.zeros((0, vector_length(vgg.channels(layer))), np.float32)
-    if not content:
-        return style, None
-    width = vgg.pre_logits.fc1.out_channels
-    return style, (np.concatenate(contents) if contents else np.zeros((0, width), np.float32))
 
 
 def content_vectors(images: Iterable[Image.Image], vgg, *, size: int = DEFAULT_SIZE, after_relu: bool = True,

@@ -151,7 +151,7 @@ class StyleIndex:
                 from stylize.nst.loading import load_vgg, pick_device
 
                 vgg = load_vgg(self.model, device=pick_device(device), fc6=self.content)
-        from stylize.content_vector import check_has_fc6, image_vectors
+        from stylize.style_vector import check_has_fc6, image_vectors
 
         if self.content:
             check_has_fc6(vgg)

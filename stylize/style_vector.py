@@ -14,7 +14,8 @@ rectified); then every entry is ≥ 0. ``after_relu=False`` takes the raw conv o
 have both signs.
 
 Images are brought to ``size`` x ``size`` (short side resized to ``size``, centre crop) so that a
-batch is one tensor.
+batch is one tensor. ``image_vectors`` is the one batched pass through the network: the style vector,
+and on request the fc6 content vector from the same pass (``stylize.content_vector`` combines them).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 from PIL import Image
+
+from workbench.errors import ConfigError
 
 DEFAULT_LAYER = "conv5_1"
 DEFAULT_SIZE = 224
@@ -64,13 +67,61 @@ def image_batch(images: Sequence[Image.Image], size: int, device: torch.device) 
     return torch.from_numpy(arrays).permute(0, 3, 1, 2).contiguous().to(device)
 
 
+def unit_rows(x: torch.Tensor) -> torch.Tensor:
+    """Rows divided by their L2 norm (an all-zero row stays zero)."""
+    return x / torch.clamp(torch.linalg.vector_norm(x, dim=1, keepdim=True), min=1e-12)
+
+
+def check_has_fc6(vgg) -> None:
+    """One-line ConfigError when a network passed in has no fc6 (content features need it)."""
+    if getattr(vgg, "pre_logits", None) is None:
+        raise ConfigError(f"the VGG19 '{getattr(vgg, 'label', '?')}' was loaded without fc6; "
+                          "load it with load_vgg(model, fc6=True) for content features")
+
+
+@torch.no_grad()
+def image_vectors(images: Iterable[Image.Image], vgg, *, layer: str = DEFAULT_LAYER, size: int = DEFAULT_SIZE,
+                  after_relu: bool = True, batch_size: int = 16,
+                  content: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """(style (N, Ds), content (N, Dc) or None) float32 vectors of PIL images, from one forward pass per
+    batch: the style vector at ``layer`` and, with ``content``, the L2-normalised fc6 vector."""
+    from stylize.nst.layers import check_layer
+
+    check_layer(layer, "style-vector layer")
+    if content:
+        check_has_fc6(vgg)
+    device = next(vgg.parameters()).device
+    styles: list[np.ndarray] = []
+    contents: list[np.ndarray] = []
+    pending: list[Image.Image] = []
+
+    def flush() -> None:
+        wanted = [layer, "pool5"] if content else [layer]
+        feats = vgg.extract(image_batch(pending, size, device), wanted, after_relu=after_relu)
+        styles.append(style_vectors_from_features(feats[layer]).cpu().numpy().astype(np.float32))
+        if content:
+            fc6 = vgg.fc6(feats["pool5"], after_relu=after_relu)
+            contents.append(unit_rows(fc6.float()).cpu().numpy().astype(np.float32))
+        pending.clear()
+
+    for image in images:
+        pending.append(image)
+        if len(pending) == batch_size:
+            flush()
+    if pending:
+        flush()
+    style = np.concatenate(styles) if styles else np.zeros((0, vector_length(vgg.channels(layer))), np.float32)
+    if not content:
+        return style, None
+    width = vgg.pre_logits.fc1.out_channels
+    return style, (np.concatenate(contents) if contents else np.zeros((0, width), np.float32))
+
+
 def style_vectors(
     images: Iterable[Image.Image], vgg, *, layer: str = DEFAULT_LAYER, size: int = DEFAULT_SIZE,
     after_relu: bool = True, batch_size: int = 16,
 ) -> np.ndarray:
     """(N, D) float32 style vectors of PIL images, computed ``batch_size`` images at a time."""
-    from stylize.content_vector import image_vectors  # the one batched pass, with or without fc6
-
     return image_vectors(images, vgg, layer=layer, size=size, after_relu=after_relu, batch_size=batch_size)[0]
 
 

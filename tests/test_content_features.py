@@ -15,11 +15,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from stylize.cli import main
-from stylize.content_vector import check_content_weight, combine_vectors, content_vectors, image_vectors
+from stylize.content_vector import check_content_weight, combine_vectors, content_vectors
 from stylize.index import CONTENT_SHARD, StyleIndex
 from stylize.nst import loading
 from stylize.nst.vgg import VGG19Features, fc6_from_state
-from stylize.style_vector import style_vectors
+from stylize.style_vector import image_vectors, style_vectors
 from stylize.word_clusters import cluster_word
 from workbench.errors import ConfigError
 
