@@ -123,7 +123,17 @@ def test_face_to_body_trains_on_the_panel_and_translates(app, tmp_path):
     assert state_of(progress) == "finished" and message == ""
     art1, _, caption1 = client.predict(1, api_name="/gan_scrub")
     assert "frame of step 0" in caption1  # sample grids every 2 iterations: the slider snaps to them
-    gallery, files, text = client.predict(face, None, 2, 0, 0.0, api_name="/gan_translate")
-    assert len(gallery) == 2 * 2 and "4 images from 2 members" in text and files[0].endswith("_body.png")
-    gallery, files, text = client_of(app).predict(face, None, 2, 0, 0.0, api_name="/gan_translate")
-    assert not gallery and "train a model above first" in text  # another session has no trained model
+    gallery, files, text = client.predict(face, None, "all", 2, 0, 0.0, True, api_name="/gan_translate")
+    assert len(gallery) == 2 * 2 * 2 and "4 images from 2 members" in text and files[0].endswith("_body.png")
+    assert [g["caption"] for g in gallery[:2]] == ["member 0, sample 0", "member 0, sample 0: mask"]
+    mask = np.asarray(Image.open(gallery[1]["image"]).convert("RGB"))
+    assert (mask[..., 0] == mask[..., 1]).all() and (mask[..., 1] == mask[..., 2]).all()  # a grey map
+    # one member, no masks: its two samples; the same seed gives the same images as with every member
+    one, _, text = client.predict(face, None, "1", 2, 0, 0.0, False, api_name="/gan_translate")
+    assert [g["caption"] for g in one] == ["member 1, sample 0", "member 1, sample 1"] and "2 images from 1 member" in text
+    same = [g for g in gallery if g["caption"] == "member 1, sample 0"][0]
+    assert np.array_equal(np.asarray(Image.open(one[0]["image"])), np.asarray(Image.open(same["image"])))
+    _, _, text = client.predict(face, None, "7", 2, 0, 0.0, False, api_name="/gan_translate")
+    assert "this council has 2" in text and "\n" not in text.strip()
+    gallery, files, text = client_of(app).predict(face, None, "all", 2, 0, 0.0, True, api_name="/gan_translate")
+    assert not gallery and "no checkpoint yet: train a model above" in text  # another session has no trained model

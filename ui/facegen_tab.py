@@ -80,11 +80,21 @@ class FaceGenBackend:
         return "councilgan"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _member(value: Any) -> str:
+    """The member dropdown's value for ``translate_face`` ('all' or a number; it checks the range)."""
+    text = str(value if value is not None else "all").strip().lower()
+    return text or "all"
+
+
 class TranslateActions(SessionActions):
     """Translate a face with the session's last trained model or an uploaded checkpoint."""
 
-    def translate(self, face: str | None, checkpoint: str | None, samples: float, seed: float, shift: float,
-                  request: gr.Request) -> tuple[Any, Any, str]:
+    def translate(self, face: str | None, checkpoint: str | None, member: str, samples: float, seed: float,
+                  shift: float, masks: bool, request: gr.Request) -> tuple[Any, Any, str]:
         from facegen.inference import save_outputs, translate_face
 
         session = self.session(request)
@@ -93,14 +103,19 @@ class TranslateActions(SessionActions):
                 raise ConfigError("upload a face image (shoulders up) first")
             source = checkpoint or session.inputs.get(RUN_KEY)
             if source is None:
-                raise ConfigError("train a model above first, or upload a checkpoint (.safetensors or official .pt)")
-            result = translate_face(face, source, samples=whole(samples, "samples"), seed=whole(seed, "seed"),
-                                    z_shift=number(shift, "the z shift"))
+                raise ConfigError("no checkpoint yet: train a model above, or upload a checkpoint (this project's "
+                                  ".safetensors from `python -m facegen train`, or an official a2b_gen_*.pt)")
+            result = translate_face(face, source, member=_member(member), samples=whole(samples, "samples"),
+                                    seed=whole(seed, "seed"), z_shift=number(shift, "the z shift"))
             paths = save_outputs(result, session.subfolder("exports") / f"{safe_stem(Path(face).stem)}_body.png")
         except Exception as exc:
             return None, None, fail(exc, "translating the face")
-        gallery = [(img, f"member {m}, sample {k}") for img, m, k in zip(result.images, result.members, result.samples)]
-        return gallery, [str(p) for p in paths], f"{len(result.images)} images from {len(set(result.members))} members"
+        gallery = []
+        for img, mask, m, k in zip(result.images, result.masks, result.members, result.samples):
+            gallery.append((img, f"member {m}, sample {k}"))
+            if masks:  # the focus mask: where the translation replaced the input (white) or kept it (black)
+                gallery.append((mask, f"member {m}, sample {k}: mask"))
+        return gallery, [str(p) for p in paths], f"{len(result.images)} images from {_count(len(set(result.members)), 'member')}"
 
 
 def build_facegen_tab(sessions: SessionStore, *, upload_limit: str) -> None:
@@ -134,12 +149,16 @@ def build_facegen_tab(sessions: SessionStore, *, upload_limit: str) -> None:
                 with gr.Row():
                     samples = gr.Slider(1, 8, value=4, step=1, label="Samples per member")
                     seed = gr.Number(0, label="Seed", precision=0)
+                member = gr.Dropdown(["all", "0", "1", "2", "3"], value="all", allow_custom_value=True,
+                                     label="Council member (all, or its number from 0)", elem_id="gan-member")
                 shift = gr.Slider(-3, 3, value=0, step=0.1, label="Move z along one direction")
+                masks = gr.Checkbox(True, label="Show each output's mask beside it", elem_id="gan-masks")
                 go = gr.Button("Translate", variant="primary", elem_id="gan-translate")
             with gr.Column(scale=3, min_width=420):
                 message = gr.Markdown(elem_id="gan-translate-message")
-                gallery = gr.Gallery(label="Full-body images", columns=4, height=360, elem_id="gan-gallery")
+                gallery = gr.Gallery(label="Full-body images (and masks)", columns=4, height=360, format="png",
+                                     elem_id="gan-gallery")
                 files = gr.File(label="Downloads", file_count="multiple", interactive=False, height=110)
     actions = TranslateActions(sessions)
-    go.click(actions.translate, [face, checkpoint, samples, seed, shift], [gallery, files, message],
+    go.click(actions.translate, [face, checkpoint, member, samples, seed, shift, masks], [gallery, files, message],
              api_name="gan_translate", **LIGHT)

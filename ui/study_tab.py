@@ -220,7 +220,7 @@ def build_study_tab(sessions: SessionStore, words: dict[str, Any], *, server_fol
             status = gr.Markdown("open or build a study to start", elem_id="study-status")
             content_view = gr.Image(label="Content image", interactive=False, height=200, elem_id="study-content")
             options = gr.Gallery(label="Results: click the one that looks most like the word", columns=4, height=320,
-                                 allow_preview=False, elem_id="study-options")
+                                 allow_preview=False, format="png", elem_id="study-options")  # exact pixels
             pick = gr.Radio([], value=None, label="Your pick", elem_id="study-pick")
             with gr.Row():
                 prev_btn = gr.Button("◀ Previous question", elem_id="study-prev")
