@@ -106,10 +106,11 @@ def _train(args: argparse.Namespace) -> int:
     from facegen.parallel import from_env, teardown
 
     try:
+        parallel = from_env()  # several processes under accelerate launch / torchrun
         run = TrainRun(args.faces, args.bodies, config, out_dir=args.out, resume=args.resume,
-                       fid_faces_dir=args.fid_faces, fid_bodies_dir=args.fid_bodies)
+                       fid_faces_dir=args.fid_faces, fid_bodies_dir=args.fid_bodies, parallel=parallel)
         # under a launcher only rank 0 shows a progress bar (its notes are printed from the RunStart)
-        return consume(run, progress=not args.no_progress and from_env().is_main)
+        return consume(run, progress=not args.no_progress and parallel.is_main)
     finally:
         teardown()
 

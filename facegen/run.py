@@ -29,7 +29,7 @@ from facegen.config import FaceGenConfig, load_config, save_config
 from facegen.curves import Row, read_rows, write_curves
 from facegen.data import ImageDomain, list_images, readable, to_uint8
 from facegen.grid import sample_grid
-from facegen.parallel import from_env, setup
+from facegen.parallel import Parallel, setup
 from facegen.trainer import Batch, CouncilTrainer
 from workbench.errors import ConfigError
 from workbench.hub import pick_device
@@ -66,11 +66,14 @@ class TrainRun:
                  config: FaceGenConfig | str | dict | Path = "proposed", *, out_dir: str | os.PathLike,
                  resume: bool = False, fid_faces_dir: str | os.PathLike | None = None,
                  fid_bodies_dir: str | os.PathLike | None = None,
-                 feature_extractor: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+                 feature_extractor: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 parallel: Parallel | None = None) -> None:
         # 1. Check the options, folders and checkpoints (nothing built yet).
         self.config = load_config(config).validate()
         t = self.config.train
-        self.parallel = from_env()  # a single process unless started by accelerate launch / torchrun
+        # one process unless the caller says otherwise: the CLI passes the launcher's (from_env), the app
+        # never joins a process group whatever its environment holds
+        self.parallel = parallel or Parallel(0, 1, 0)
         self.notes: list[str] = []
         faces, skipped_a = readable(list_images(faces_dir, what="faces folder"))
         bodies, skipped_b = readable(list_images(bodies_dir, what="bodies folder"))

@@ -24,12 +24,12 @@ import hashlib, json, sys
 import torch
 torch.set_num_threads(1)
 from facegen.config import tiny_config
-from facegen.parallel import teardown
+from facegen.parallel import from_env, teardown
 from facegen.run import TrainRun
 
 faces, bodies, out, dump, iterations, resume = sys.argv[1:7]
 config = tiny_config().replace(train={"iterations": int(iterations), "device": "cpu"})
-run = TrainRun(faces, bodies, config, out_dir=out, resume=resume == "1")
+run = TrainRun(faces, bodies, config, out_dir=out, resume=resume == "1", parallel=from_env())
 
 def digest():
     h = hashlib.sha256()

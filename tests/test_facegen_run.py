@@ -83,6 +83,18 @@ def test_run_records_and_checkpoints(data, tmp_path) -> None:
     pickle.dumps((start, steps))  # records are plain data
 
 
+def test_the_app_trains_in_one_process_whatever_its_environment(data, tmp_path, monkeypatch) -> None:
+    """A launcher's variables left in the app's environment must not make it wait for other ranks."""
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    faces, bodies = data
+    run = TrainRun(faces, bodies, _config(), out_dir=tmp_path / "run")
+    assert not run.parallel.active and run.parallel.is_main
+    start, steps = _collect(run)
+    assert len(steps) == 5 and (tmp_path / "run" / "curves.csv").exists()  # rank 0's files, written here
+
+
 def test_same_seed_same_run(data, tmp_path) -> None:
     faces, bodies = data
     _, a = _collect(TrainRun(faces, bodies, _config(), out_dir=tmp_path / "a"))
