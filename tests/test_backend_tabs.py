@@ -116,7 +116,7 @@ def test_face_to_body_trains_on_the_panel_and_translates(app, tmp_path):
             folder.append(handle_file(str(path)))
     face = handle_file(str(tmp_path / "face0.png"))
     client = client_of(app)
-    client.predict(faces, bodies, "tiny", 4, 2, 1, api_name="/gan_start_run")
+    client.predict(faces, bodies, False, "tiny", 4, 2, 1, api_name="/gan_start_run")
     job = client.submit(api_name="/gan_run")
     job.result(timeout=300)
     progress, notes, photo, art, slider, caption, chart, message = job.outputs()[-1]
@@ -137,3 +137,34 @@ def test_face_to_body_trains_on_the_panel_and_translates(app, tmp_path):
     assert "this council has 2" in text and "\n" not in text.strip()
     gallery, files, text = client_of(app).predict(face, None, "all", 2, 0, 0.0, True, api_name="/gan_translate")
     assert not gallery and "no checkpoint yet: train a model above" in text  # another session has no trained model
+
+
+def test_face_to_body_puts_the_bodies_on_black_when_asked(app, tmp_path):
+    """The tab's 'on black first' option: figures on white are prepared as `facegen prepare` does before
+    training; images with no plain background are refused in one line before any training."""
+    rng = np.random.default_rng(1)
+    faces, bodies, plain = [], [], []
+    for i in range(3):
+        face = tmp_path / f"face{i}.png"
+        Image.fromarray(rng.integers(0, 256, (36, 40, 3), dtype=np.uint8)).save(face)
+        faces.append(handle_file(str(face)))
+        body = np.full((96, 64, 3), 255, np.uint8)  # a figure on white, with a white shirt inside it
+        body[10:90, 20:44] = (180, 40, 40)
+        body[30:50, 26:38] = 255
+        Image.fromarray(body).save(tmp_path / f"body{i}.png")
+        bodies.append(handle_file(str(tmp_path / f"body{i}.png")))
+        Image.new("RGB", (64, 96), (200, 200, 200)).save(tmp_path / f"plain{i}.png")  # nothing but background
+        plain.append(handle_file(str(tmp_path / f"plain{i}.png")))
+    client = client_of(app)
+    with pytest.raises(Exception, match="no full-body image could be put on black"):
+        client.predict(faces, plain, True, "tiny", 2, 2, 1, api_name="/gan_start_run")
+    client.predict(faces, bodies, True, "tiny", 2, 2, 1, api_name="/gan_start_run")
+    job = client.submit(api_name="/gan_run")
+    job.result(timeout=300)
+    assert state_of(job.outputs()[-1][0]) == "finished"
+    run_dir = app.sessions.get(client.session_hash).inputs["facegen_run"]
+    prepared = sorted((run_dir.parent / "bodies-on-black").glob("*.png"))
+    assert len(prepared) == 3
+    body = np.asarray(Image.open(prepared[0]).convert("RGB"))
+    assert body.shape == (32, 32, 3) and (body[0, 0] == 0).all() and (body[:, 0] == 0).all()  # square, on black
+    assert (body[10:15, 15:17] > 200).all()  # the white shirt inside the figure stays white

@@ -45,6 +45,19 @@ def _copy_images(values: Any, folder: Path, what: str) -> Path:
     return folder
 
 
+def _on_black(folder: Path, out: Path, size: int) -> Path:
+    """The full-body images as ``facegen prepare`` makes them (on black, square, ``size`` px); a one-line
+    error naming why when none can be used."""
+    from facegen.prepare import PrepareOptions, prepare_folder
+
+    # the figure's least size scales with the model (the CLI's 64 px suits 256-512 px models, not tiny ones)
+    report = prepare_folder(folder, out, PrepareOptions(size=size, min_side=max(4, min(64, size // 8))))
+    if not report.written:
+        raise ConfigError(f"no full-body image could be put on black ({report.summary().split('; ', 1)[-1]}): "
+                          "upload figures on a plain background, or untick 'Put the full-body images on black'")
+    return out
+
+
 class FaceGenBackend:
     """What the training section tells its run panel."""
 
@@ -67,6 +80,8 @@ class FaceGenBackend:
         work = session.subfolder("facegen") / uuid.uuid4().hex
         faces = _copy_images(values["faces"], work / "faces", "face")
         bodies = _copy_images(values["bodies"], work / "bodies", "full-body")
+        if values["prepare"]:
+            bodies = _on_black(bodies, work / "bodies-on-black", config.data.image_size)
         session.inputs[RUN_KEY] = work / "run"
         return RunRequest("councilgan", (faces, bodies), config, config.train.iterations, {"out_dir": work / "run"})
 
@@ -131,6 +146,9 @@ def build_facegen_tab(sessions: SessionStore, *, upload_limit: str) -> None:
                                  elem_id="gan-faces")
             c["bodies"] = gr.File(label="Full-body images (domain B)", file_count="multiple", type="filepath",
                                   height=100, elem_id="gan-bodies")
+            c["prepare"] = gr.Checkbox(False, elem_id="gan-prepare",
+                                       label="Put the full-body images on black first (as python -m facegen prepare: "
+                                             "the background around the figure, square, the model's size)")
             c["preset"] = gr.Dropdown(PRESETS, value="tiny", label="Model")
             with gr.Row():
                 c["iterations"] = gr.Number(200, label="Iterations", precision=0)
