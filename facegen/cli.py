@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from workbench.cli import run_handler
+from workbench.errors import ConfigError
+from workbench.export import safe_stem
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -15,8 +18,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a council on a faces folder and a bodies folder")
-    t.add_argument("faces", help="folder of face images (domain A)")
-    t.add_argument("bodies", help="folder of full-body images (domain B)")
+    t.add_argument("faces", nargs="?", help="folder of face images (domain A); or --faces DIR")
+    t.add_argument("bodies", nargs="?", help="folder of full-body images (domain B); or --bodies DIR")
+    t.add_argument("--faces", dest="faces_opt", metavar="DIR", help="the face folder, as an option")
+    t.add_argument("--bodies", dest="bodies_opt", metavar="DIR", help="the full-body folder, as an option")
     t.add_argument("--config", default="proposed", help="proposed | baseline | official | tiny | a YAML/JSON file")
     t.add_argument("--out", required=True, help="run folder (checkpoints, config.json)")
     t.add_argument("--iterations", type=int, help="total iterations (default: the config's)")
@@ -34,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("translate", help="translate one face into full-body images")
     s.add_argument("face")
     s.add_argument("--checkpoint", required=True, help="run folder, facegen .safetensors, official *_gen_*.pt or their folder")
-    s.add_argument("--out", required=True, help="PNG contact sheet; each image is saved beside it")
-    s.add_argument("--samples", type=int, default=4, help="random vectors z per member")
+    s.add_argument("--out", help="PNG contact sheet; each image is saved beside it (default: FACE_body.png here)")
+    s.add_argument("--samples", "--num", type=int, default=4, help="random vectors z per member")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--member", default="all", help="council member number or 'all'")
     s.add_argument("--config", help="config of official .pt files (default: official selfie2anime)")
@@ -92,10 +97,21 @@ def _prepare(args: argparse.Namespace) -> int:
     return 1 if report.skipped else 0
 
 
+def _folder(positional: str | None, option: str | None, what: str, flag: str) -> str:
+    """A folder given either way (``train FACES BODIES`` or ``--faces/--bodies``), once."""
+    if positional and option and positional != option:
+        raise ConfigError(f"two {what} folders given ({positional} and {flag} {option}): give one")
+    if not (positional or option):
+        raise ConfigError(f"give the {what} folder: train FACES BODIES --out RUN (or {flag} DIR)")
+    return positional or option
+
+
 def _train(args: argparse.Namespace) -> int:
     from facegen.config import load_config
     from facegen.run import TrainRun
 
+    faces = _folder(args.faces, args.faces_opt, "face", "--faces")
+    bodies = _folder(args.bodies, args.bodies_opt, "full-body", "--bodies")
     config = load_config(args.config)
     train = {k: v for k, v in {
         "iterations": args.iterations, "seed": args.seed, "sample_every": args.sample_every,
@@ -107,7 +123,7 @@ def _train(args: argparse.Namespace) -> int:
 
     try:
         parallel = from_env()  # several processes under accelerate launch / torchrun
-        run = TrainRun(args.faces, args.bodies, config, out_dir=args.out, resume=args.resume,
+        run = TrainRun(faces, bodies, config, out_dir=args.out, resume=args.resume,
                        fid_faces_dir=args.fid_faces, fid_bodies_dir=args.fid_bodies, parallel=parallel)
         # under a launcher only rank 0 shows a progress bar (its notes are printed from the RunStart)
         return consume(run, progress=not args.no_progress and parallel.is_main)
@@ -136,7 +152,8 @@ def _translate(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else None
     result = translate_face(args.face, args.checkpoint, seed=args.seed, member=args.member, samples=args.samples,
                             config=config, device=args.device)
-    for path in save_outputs(result, args.out):
+    out = args.out or f"{safe_stem(Path(args.face).stem, 'face')}_body.png"
+    for path in save_outputs(result, out):
         print(path)
     return 0
 

@@ -228,20 +228,30 @@ def test_fid_curve_with_a_tiny_feature_network(data, tmp_path) -> None:
     assert ck.read_checkpoint(ck.checkpoint_path(tmp_path / "run", 4)).history["iteration"] == [2, 4]
 
 
-def test_cli_train_translate_and_errors(data, tmp_path, capsys) -> None:
+def test_cli_train_translate_and_errors(data, tmp_path, capsys, monkeypatch) -> None:
     faces, bodies = data
     out = tmp_path / "run"
     assert cli_main(["train", str(faces), str(bodies), "--config", "tiny", "--out", str(out), "--iterations", "2",
                      "--no-progress"]) == 0
     assert ck.list_checkpoints(out)
-    assert cli_main(["train", str(faces), str(bodies), "--config", "tiny", "--out", str(out), "--iterations", "3",
-                     "--resume", "--no-progress"]) == 0
+    # the spelling, --faces DIR --bodies DIR, is the same command
+    assert cli_main(["train", "--faces", str(faces), "--bodies", str(bodies), "--config", "tiny", "--out", str(out),
+                     "--iterations", "3", "--resume", "--no-progress"]) == 0
     assert ck.list_checkpoints(out)[0][0] == 3
+    capsys.readouterr()
+    assert cli_main(["train", str(faces), "--config", "tiny", "--out", str(out)]) == 2
+    assert "give the full-body folder" in capsys.readouterr().err
+    assert cli_main(["train", str(faces), str(bodies), "--faces", str(bodies), "--out", str(out)]) == 2
+    assert "two face folders given" in capsys.readouterr().err
     sheet = tmp_path / "sheet.png"
     assert cli_main(["translate", str(faces / "img_1.png"), "--checkpoint", str(out), "--out", str(sheet),
                      "--samples", "2", "--seed", "0"]) == 0
     assert Image.open(sheet).size == (32 * 3, 32 * 4)
     assert (tmp_path / "sheet_m1_s1.png").is_file()
+    # the spelling: no --out (FACE_body.png in the current folder), --num for the samples
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(["translate", str(faces / "img_1.png"), "--checkpoint", str(out), "--member", "0", "--num", "3"]) == 0
+    assert Image.open(tmp_path / "img_1_body.png").size == (32 * 4, 32 * 2)  # input + 3 samples; 1 member + mask
     capsys.readouterr()
     assert cli_main(["translate", str(faces / "img_1.png"), "--checkpoint", str(tmp_path / "none"), "--out",
                      str(sheet)]) == 2
