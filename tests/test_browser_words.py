@@ -20,6 +20,10 @@ from browser_support import save_screenshot  # noqa: E402
 from test_study import make_collection, texture  # noqa: E402
 
 pytestmark = pytest.mark.browser
+# main-thread work over 50 ms (what freezes a page), summed from the moment this runs
+LONG_TASKS = """() => { window.__long = [];
+    new PerformanceObserver(list => { for (const e of list.getEntries()) window.__long.push(e.duration); })
+        .observe({type: 'longtask'}); }"""
 
 
 @pytest.fixture()
@@ -58,10 +62,15 @@ def test_a_word_is_clustered_into_pictures_and_a_map_and_a_cluster_goes_to_style
 
     _choose(page, "words-word", "fluffy")
     _choose(page, "words-model", "tiny")  # the tiny VGG: no weights needed
+    page.evaluate(LONG_TASKS)
     t0 = time.monotonic()
     page.locator("#words-cluster-button").click()
     page.locator("#words-map .js-plotly-plot").wait_for(timeout=120_000)
     answered_s = time.monotonic() - t0
+    page.wait_for_timeout(300)  # the gallery's and map's drawing lands in the observer
+    long_ms = page.evaluate("() => window.__long.reduce((a, b) => a + b, 0)")
+    print(f"texture words: Cluster click -> map shown {answered_s:.2f} s, main-thread long tasks {long_ms:.0f} ms")
+    assert long_ms < 1000, long_ms  # drawing 6 thumbnails and a small map must not freeze the page
     images = page.locator("#words-gallery img")
     images.first.wait_for(timeout=30_000)
     assert images.count() == 6  # every image of the word, grouped by cluster
