@@ -11,7 +11,7 @@ message, then the back end's side images), the API's order of ``PanelView.output
 
 Side images: a back end whose runs send pictures beside the frame (``StepRecord.side_images``, e.g. SMS's
 map R) declares them in its ``side_images`` (key -> label); the panel then shows one image per key
-under the viewer (element id ``{key}-side-{image key}``), enlarged to the frame size by nearest
+beside the frame (element id ``{key}-side-{image key}``), enlarged to the frame size by nearest
 neighbour, live while a run streams and at a scrubbed step of the session's run. Back ends without
 side images get no such component.
 
@@ -455,14 +455,9 @@ def build_run_panel(
     message = gr.Markdown(elem_id=f"{key}-message")
     progress = gr.HTML(progress_html("idle"), elem_id=f"{key}-progress")
     notes = gr.Markdown(elem_id=f"{key}-notes")
-    viewer = build_viewer(art_label=backend.frame_label, photo_label=backend.input_label, prefix=key)
-    side: dict[str, gr.Image] = {}
-    side_labels = dict(getattr(backend, "side_images", None) or {})
-    if side_labels:
-        with gr.Row(equal_height=True):
-            for name, label in side_labels.items():
-                side[name] = gr.Image(label=label, interactive=False, format="png", height=320,
-                                      elem_classes=["pixel-art"], elem_id=f"{key}-side-{name}")
+    viewer = build_viewer(art_label=backend.frame_label, photo_label=backend.input_label, prefix=key,
+                          side=getattr(backend, "side_images", None))
+    side = viewer.side
     with gr.Row(equal_height=True):
         strategy = gr.Dropdown(strategies.choices(), value=backend.default_strategy, label="Stopping strategy", scale=2)
         param = gr.Textbox("", label=strategies.parameter_label(backend.default_strategy), scale=2,

@@ -9,7 +9,7 @@ decimated chart of a trajectory until its series change, so moving the slider on
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import gradio as gr
@@ -34,6 +34,7 @@ class Viewer:
     slider: gr.Slider
     caption: gr.Markdown
     chart: gr.Plot
+    side: dict[str, gr.Image] = field(default_factory=dict)  # pictures beside the frame (e.g. SMS's map R)
 
     @property
     def step_outputs(self) -> list[gr.components.Component]:
@@ -42,18 +43,22 @@ class Viewer:
 
 
 def build_viewer(*, art_label: str = "Pixel art at the selected step", prefix: str = "px",
-                 photo_label: str = "Photo (as the run sees it)") -> Viewer:
-    """Input and frame side by side, the step slider under them and the chart below; element ids
-    are ``{prefix}-art``, ``{prefix}-step``, ``{prefix}-caption`` and ``{prefix}-chart``."""
+                 photo_label: str = "Photo (as the run sees it)", side: Mapping[str, str] | None = None) -> Viewer:
+    """Input and frame side by side (and ``side`` pictures, key -> label, beside them), the step slider
+    under them and the chart below; element ids are ``{prefix}-art``, ``{prefix}-side-{key}``,
+    ``{prefix}-step``, ``{prefix}-caption`` and ``{prefix}-chart``."""
     with gr.Row(equal_height=True):
         photo = gr.Image(label=photo_label, interactive=False, format="png", height=320,
                          elem_classes=["px-photo"], elem_id=f"{prefix}-photo")
         art = gr.Image(label=art_label, interactive=False, format="png", height=320,
                        elem_classes=["pixel-art"], elem_id=f"{prefix}-art")
+        pictures = {key: gr.Image(label=label, interactive=False, format="png", height=320,
+                                  elem_classes=["pixel-art"], elem_id=f"{prefix}-side-{key}")
+                    for key, label in (side or {}).items()}
     slider = gr.Slider(0, 1, value=0, step=1, label="Step", interactive=False, elem_id=f"{prefix}-step")
     caption = gr.Markdown(elem_id=f"{prefix}-caption")
     chart = gr.Plot(value=empty_figure(), show_label=False, elem_id=f"{prefix}-chart")
-    return Viewer(photo=photo, art=art, slider=slider, caption=caption, chart=chart)
+    return Viewer(photo=photo, art=art, slider=slider, caption=caption, chart=chart, side=pictures)
 
 
 def clamp_step(trajectory: Trajectory, step: float | int | None) -> int:

@@ -28,7 +28,7 @@ LORA_SUFFIXES = (".safetensors", ".bin")
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 MAX_STEPS = 100_000
 R_MAP = "r_map"  # the key of the side image every step carries: the SAGR map R, viridis at latent resolution
-SIDE_LABELS = {R_MAP: "SAGR map R at this step (one block per latent cell; dark 0 → yellow 1: where the style acts)"}
+SIDE_LABELS = {R_MAP: "Map R (SAGR): yellow where the style acts"}  # short: it labels an image beside the frame
 
 
 @dataclass
