@@ -135,3 +135,20 @@ def test_questionnaire_builds_votes_and_exports_the_tally(app):
     rows = list(csv.DictReader(open(votes)))
     assert {(r["participant"], int(r["chosen_cluster"]), r["changes"]) for r in rows} == {
         ("aki", order[2], "1"), ("ben", ben_order[0], "0")}
+
+
+def test_on_zero_gpu_the_study_is_built_by_the_gpu_function(app, monkeypatch):
+    """On a ZeroGPU Space the build goes through ``build_study_on_gpu`` (the ``spaces.GPU`` function:
+    no progress callback crosses into its worker) and gives the same study page."""
+    import ui.study_tab as study_tab
+
+    calls = []
+    real = study_tab.build_study_on_gpu
+    monkeypatch.setattr(study_tab, "build_study_on_gpu", lambda job: calls.append(job) or real(job))
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    client = client_of(app)
+    client.predict(str(app.collection), api_name="/words_open")
+    folder, status, content, options, pick, message = client.predict(
+        handle_file(str(app.content)), "fluffy", 3, "tiny", 0, 2, 32, "", "aki", api_name="/study_build")
+    assert "built the study of 'fluffy'" in message and [o["caption"] for o in options] == ["A", "B", "C"]
+    assert len(calls) == 1 and "progress" not in calls[0] and calls[0]["k"] == 3

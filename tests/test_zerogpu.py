@@ -52,3 +52,39 @@ def test_a_run_in_a_worker_process_records_the_same_trajectory_and_stops_on_requ
     assert saved.config["photo_name"] == "coat.png" and saved.kind == "pixelart"
     # similarities arrive in batches of 4: the batch of steps 4..7 was complete when Stop came
     assert np.isfinite(saved.series("clip")).all()
+
+
+# -- the Stylize tab's other network work: clustering a word and building a study --------------------
+def test_clustering_a_word_in_a_worker_process_gives_the_local_result(tmp_path):
+    from test_study import make_collection
+    from ui.words_tab import cluster_on_gpu
+    from zerogpu_harness import remote_call
+
+    root = make_collection(tmp_path / "collection")
+    local = cluster_on_gpu(root, "fluffy", 3, "tiny", None, 0.5)
+    remote = remote_call(cluster_on_gpu, root, "fluffy", 3, "tiny", None, 0.5)
+    assert remote.paths == local.paths and remote.content_weight == 0.5
+    np.testing.assert_array_equal(remote.clustering.labels, local.clustering.labels)
+    assert list(remote.clustering.representatives) == list(local.clustering.representatives)
+    np.testing.assert_allclose(remote.vectors, local.vectors, atol=1e-6)
+
+
+def test_building_a_study_in_a_worker_process_writes_the_local_study(tmp_path):
+    from stylize.nst.config import NSTConfig
+    from test_study import make_collection, texture
+    from ui.study_tab import _study_seconds, build_study_on_gpu
+    from zerogpu_harness import remote_call
+
+    root = make_collection(tmp_path / "collection")
+    content = tmp_path / "content.png"
+    texture("checks", 3, size=48).save(content)
+    job = dict(collection=root, word="fluffy", contents=[content], config=NSTConfig(model="tiny", iterations=3,
+               max_side=48, device="cpu"), k=2, content_names=["content.png"], content_weight=0.0)
+    local = build_study_on_gpu({**job, "out": tmp_path / "local"})
+    remote = remote_call(build_study_on_gpu, {**job, "out": tmp_path / "remote"})
+    assert remote.folder == tmp_path / "remote" and len(remote.questions) == 1
+    for a, b in zip(local.questions[0].options, remote.questions[0].options, strict=True):
+        assert a.cluster == b.cluster
+        same = [np.asarray(Image.open(study.folder / o.image)) for study, o in ((local, a), (remote, b))]
+        np.testing.assert_array_equal(*same)  # the worker's style transfer is the app's, pixel for pixel
+    assert 60 < _study_seconds(job) <= 3600

@@ -55,3 +55,27 @@ def remote_records(request: Any, counter: dict | None = None) -> Iterator[Any]:
             except queue_module.Empty:
                 pass
             process.join(timeout=0.1)
+
+
+def _call_worker(blob: bytes, out: Any) -> None:
+    fn, args = pickle.loads(blob)
+    try:
+        out.put(pickle.dumps(("ok", fn(*args))))
+    except BaseException as exc:  # noqa: BLE001 - reported to the app side, as ZeroGPU does
+        out.put(pickle.dumps(("error", RuntimeError(f"worker failed: {exc!r}"))))
+
+
+def remote_call(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a spawned process, as ZeroGPU runs a ``spaces.GPU`` function: the function (by
+    reference), its arguments and its result pickled across."""
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    process = ctx.Process(target=_call_worker, args=(pickle.dumps((fn, args)), out), daemon=True)
+    process.start()
+    try:
+        status, value = pickle.loads(out.get(timeout=WORKER_TIMEOUT_S))
+    finally:
+        process.join(timeout=30)
+    if status == "error":
+        raise value
+    return value

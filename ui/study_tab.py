@@ -26,7 +26,9 @@ from stylize.study_votes import VoteStore, check_participant
 from ui.bundle_set import server_path
 from ui.common import LIGHT, SessionActions
 from ui.feedback import fail
+from ui.gpu import gpu, on_zero_gpu
 from ui.run_panel import GPU_QUEUE
+from ui.runner import SECONDS_PER_STEP
 from ui.session import Session, SessionStore
 from ui.settings import number, whole
 from ui.words_tab import words_state
@@ -77,10 +79,14 @@ class StudyActions(SessionActions):
                                max_side=whole(max_side, "the size cap"))
             out = (server_path(folder, self.server_folders, [session.folder], "study folder") if str(folder or "").strip()
                    else session.subfolder("studies") / uuid.uuid4().hex[:8])
-            study = make_study(root, word, [content], out, k=whole(k, "the number of clusters k"), config=config,
-                               content_names=[Path(content).name],
-                               content_weight=number(content_weight, "the content features' share"),
-                               progress=lambda done, total, text: progress(done / max(total, 1), desc=text))
+            job = dict(collection=root, word=word, contents=[content], out=out, config=config,
+                       k=whole(k, "the number of clusters k"), content_names=[Path(content).name],
+                       content_weight=number(content_weight, "the content features' share"))
+            if on_zero_gpu():  # in ZeroGPU's worker: no progress callback crosses the process boundary
+                progress(0.05, desc=f"building the study of '{word}' on a borrowed GPU")
+                study = build_study_on_gpu(job)
+            else:
+                study = make_study(**job, progress=lambda done, total, text: progress(done / max(total, 1), desc=text))
             self._set(session, study)
             where = "" if str(folder or "").strip() else " (in this session's folder: export the votes before you leave)"
             return (str(study.folder), *self._view(session, name, f"built the study of '{study.word}'{where}"))
@@ -190,6 +196,18 @@ def tally_figure(study: Study, rows: list[dict[str, Any]]) -> go.Figure:
     fig.update_layout(barmode="group", title=f"'{study.word}': votes per cluster", xaxis_title="question",
                       yaxis_title="votes", height=340, margin=dict(l=40, r=10, t=40, b=40))
     return fig
+
+
+def _study_seconds(job: dict[str, Any]) -> int:
+    """ZeroGPU's budget for building a study: one style transfer per cluster and content image."""
+    return int(min(3600, 60 + job["k"] * len(job["contents"]) * job["config"].iterations * SECONDS_PER_STEP["nst"]))
+
+
+@gpu(duration=_study_seconds)
+def build_study_on_gpu(job: dict[str, Any]) -> Study:
+    """``make_study(**job)`` where a GPU is (on ZeroGPU: its worker process; ``job`` and the ``Study``
+    returned are plain, picklable data)."""
+    return make_study(**job)
 
 
 def build_study_tab(sessions: SessionStore, words: dict[str, Any], *, server_folders: bool) -> StudyActions:

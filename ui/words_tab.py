@@ -24,6 +24,7 @@ from stylize.sheets import colour, thumbnail
 from ui.bundle_set import server_path
 from ui.common import LIGHT, SessionActions
 from ui.feedback import fail
+from ui.gpu import gpu
 from ui.run_panel import GPU_QUEUE
 from ui.session import Session, SessionStore
 from ui.settings import number, whole
@@ -175,12 +176,25 @@ def cluster_collection(root: Path, word: str, k: int, model: str, session: Sessi
     """``cluster_word`` with the app's model cache; the index goes to the session when the collection
     folder is not writable. ``content_weight`` > 0 mixes in fc6 content features (seed 002)."""
     from stylize.content_vector import check_content_weight
-    from stylize.nst.loading import load_vgg, pick_device
-    from stylize.word_clusters import cluster_word
 
     check_k(k, len(list_images(root, word)), f"word '{word}'")  # before the model loads
     check_content_weight(content_weight)
     cache = None if os.access(root, os.W_OK) else session.subfolder("style-index")
+    return cluster_on_gpu(root, word, k, model, cache, content_weight)
+
+
+def _cluster_seconds(root: Path, word: str, *args: Any) -> int:
+    """ZeroGPU's budget for a clustering: loading the network, then about 0.5 s an image at most."""
+    return int(min(1800, 60 + 0.5 * len(list_images(root, word))))
+
+
+@gpu(duration=_cluster_seconds)
+def cluster_on_gpu(root: Path, word: str, k: int, model: str, cache: Path | None, content_weight: float):
+    """The network's part of a clustering, where a GPU is (on ZeroGPU: its worker process, so the
+    arguments and the ``WordClusters`` returned are plain, picklable data)."""
+    from stylize.nst.loading import load_vgg, pick_device
+    from stylize.word_clusters import cluster_word
+
     vgg = load_vgg(model, device=pick_device("auto"), fc6=content_weight > 0)
     return cluster_word(root, word, k=k, model=model, vgg=vgg, cache_dir=cache, content_weight=content_weight)
 
