@@ -31,3 +31,10 @@ def save_screenshot(page, name: str) -> Path:
         # palette-reduced to keep the repository small
         Image.open(artifact).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(readme_copy, optimize=True)
     return artifact
+
+
+def wait_text(page, elem_id: str, contains: str, timeout: int = 60_000) -> str:
+    """The element's text, once it contains ``contains`` (a Playwright timeout error otherwise)."""
+    page.wait_for_function("([id, t]) => (document.querySelector('#' + id)?.innerText || '').includes(t)",
+                           arg=[elem_id, contains], timeout=timeout)
+    return page.locator(f"#{elem_id}").inner_text()

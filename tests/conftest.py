@@ -77,6 +77,17 @@ def browser():
         instance.close()
 
 
+@pytest.fixture()
+def page(browser):
+    """A fresh page of the shared browser; the test fails if the page raised a JavaScript error."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    page.close()
+    assert not errors, errors
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """The app served in-process on a free local port, for the browser tests."""

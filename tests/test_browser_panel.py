@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
 
 from bench.bench_export import long_run  # noqa: E402
 from bench.bench_live_updates import measure_run  # noqa: E402
+from browser_support import wait_text  # noqa: E402
 
 PHOTO = ROOT / "assets" / "fashion_polka.jpg"
 pytestmark = pytest.mark.browser
@@ -45,15 +46,6 @@ def _fill(page, elem_id: str, value: str) -> None:
     field.press("Tab")
 
 
-@pytest.fixture()
-def page(browser):
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    page.close()
-    assert not errors, errors
-
 
 def _open(page, url: str) -> None:
     page.goto(url)
@@ -67,11 +59,6 @@ def _upload(page, elem_id: str, path: Path) -> None:
         clear.first.click()
     page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
 
-
-def _text(page, elem_id: str, contains: str) -> str:
-    page.wait_for_function("([id, t]) => (document.querySelector('#' + id)?.innerText || '').includes(t)",
-                           arg=[elem_id, contains], timeout=60_000)
-    return page.locator(f"#{elem_id}").inner_text()
 
 
 # -- item 1: a streaming run leaves the page responsive ----------------------------------------------
@@ -105,7 +92,7 @@ def test_a_long_runs_bundle_and_300_frame_gif_export_quickly(page, app_url, tmp_
     link.wait_for(timeout=60_000)
     elapsed = time.monotonic() - t0
     assert elapsed < 5.0, elapsed
-    assert "300-frame GIF" in _text(page, "px-download-message", "300-frame GIF")  # next to the Downloads box
+    assert "300-frame GIF" in wait_text(page, "px-download-message", "300-frame GIF")  # next to the Downloads box
     assert page.locator("#px-message").inner_text().strip() == ""
     body = page.request.get(link.get_attribute("href")).body()
     gif, size = Image.open(io.BytesIO(body)), len(body)
@@ -123,7 +110,7 @@ def test_refused_runs_and_bad_photos_say_why_on_the_page_once(page, app_url, tmp
     page.locator("#px-preview img").wait_for(timeout=60_000)
     _fill(page, "px-prompt", "   ")
     page.locator("#px-run").click()
-    said = _text(page, "px-run-message", "prompt is empty")
+    said = wait_text(page, "px-run-message", "prompt is empty")
     assert said.count("prompt is empty") == 1
     page.wait_for_timeout(500)
     assert page.locator(".toast-body").count() == 0  # no toast that fades
@@ -133,13 +120,13 @@ def test_refused_runs_and_bad_photos_say_why_on_the_page_once(page, app_url, tmp
     _fill(page, "px-prompt", "a dress")
     _fill(page, "px-steps", "0")
     page.locator("#px-run").click()
-    assert "steps must be 1 to" in _text(page, "px-run-message", "steps must be")
+    assert "steps must be 1 to" in wait_text(page, "px-run-message", "steps must be")
     assert "prompt is empty" not in page.locator("body").inner_text()  # the old reason went
 
     tiny = tmp_path / "tiny.png"
     Image.new("RGB", (4, 4), (200, 30, 30)).save(tiny)
     _upload(page, "px-photo-upload", tiny)
-    said = _text(page, "px-photo-message", "smaller than")
+    said = wait_text(page, "px-photo-message", "smaller than")
     page.wait_for_timeout(500)
     assert page.locator(".toast-body").count() == 0
     assert page.locator("body").inner_text().count(said.strip().lstrip("⚠️ ").strip()[:40]) == 1
@@ -147,7 +134,7 @@ def test_refused_runs_and_bad_photos_say_why_on_the_page_once(page, app_url, tmp
     assert "use a photo of at least 64×64 pixels" in said and "smaller output size" not in said, said
     _fill(page, "px-steps", "10")
     page.locator("#px-run").click()  # Run points to the photo's message instead of repeating it
-    assert "under the photo" in _text(page, "px-run-message", "under the photo")
+    assert "under the photo" in wait_text(page, "px-run-message", "under the photo")
     assert page.locator("body").inner_text().count("smaller than the") == 1
 
 
@@ -174,7 +161,7 @@ def test_a_bad_bundle_upload_names_the_file_next_to_the_upload(page, app_url, tm
     said = {}
     for kind, path in bad.items():
         _upload(page, "px-bundle", path)
-        said[kind] = _text(page, "px-bundle-message", path.name)
+        said[kind] = wait_text(page, "px-bundle-message", path.name)
         assert re.search(r"[0-9a-f]{32}", said[kind]) is None, said[kind]  # no temporary copy's name
         assert "\n" not in said[kind].strip()
     assert "newer version" in said["newer"]
@@ -187,7 +174,7 @@ def test_a_bad_bundle_upload_names_the_file_next_to_the_upload(page, app_url, tm
     # the other tabs' panels say it next to their own upload too
     page.locator("#tab-stylize-button, button[role=tab]:has-text('Stylize')").first.click()
     page.locator("#nst-bundle input[type=file]").set_input_files(str(bad["empty"]))
-    assert "empty.bundle" in _text(page, "nst-bundle-message", "empty.bundle")
+    assert "empty.bundle" in wait_text(page, "nst-bundle-message", "empty.bundle")
 
 
 # -- item 8: the rate axis early in a run ------------------------------------------------------------
@@ -231,12 +218,12 @@ def test_first_use_defaults_finish_soon_and_say_so(page, app_url):
     steps = page.locator("#px-steps input[type=number]")
     assert int(steps.input_value()) == TINY_STEPS  # offline the default model is a tiny one
     assert TINY_STEPS * SECONDS_PER_STEP[(True, "cpu")] < 30  # well under a minute on a CPU
-    estimate = _text(page, "px-steps", "on this machine")
+    estimate = wait_text(page, "px-steps", "on this machine")
     seconds = int(re.search(r"about (\d+) s on this machine", estimate).group(1))
     assert 0 < seconds < 60, estimate
     _fill(page, "px-steps", "200")
     per_step = SECONDS_PER_STEP[(True, "cuda" if torch.cuda.is_available() else "cpu")]
-    assert f"about {200 * per_step:.0f} s" in _text(page, "px-steps", f"about {200 * per_step:.0f} s")
+    assert f"about {200 * per_step:.0f} s" in wait_text(page, "px-steps", f"about {200 * per_step:.0f} s")
     models = page.locator("button:has-text('Models')").first
     assert models.get_attribute("aria-expanded") != "true"  # folded: a model can run
     assert not page.locator("text=Test models").first.is_visible()
@@ -266,6 +253,6 @@ def test_a_model_not_downloaded_is_marked_and_run_says_how_to_get_it(page, app_u
     assert any(marked) and marked == sorted(marked), options  # the usable models first
     page.get_by_role("option", name=re.compile(f"^{missing} ")).click()
     page.locator("#px-run").click()
-    said = _text(page, "px-run-message", "not downloaded")
+    said = wait_text(page, "px-run-message", "not downloaded")
     assert f"model {missing} is not downloaded here" in said and "choose a tiny test model" in said, said
     assert "--model" not in said and page.locator("#px-progress [data-state=waiting]").count() == 0

@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser_support import save_screenshot  # noqa: E402
+from browser_support import save_screenshot, wait_text  # noqa: E402
 from test_study import make_collection, texture  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -26,24 +26,10 @@ LONG_TASKS = """() => { window.__long = [];
         .observe({type: 'longtask'}); }"""
 
 
-@pytest.fixture()
-def page(browser):
-    page = browser.new_page(viewport={"width": 1440, "height": 1100})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    page.close()
-    assert not errors, errors
-
 
 def _tab(page, name: str) -> None:
     page.get_by_role("tab", name=name, exact=True).first.click()
 
-
-def _text(page, elem_id: str, contains: str, timeout: int = 120_000) -> str:
-    page.wait_for_function("([id, t]) => (document.querySelector('#' + id)?.innerText || '').includes(t)",
-                           arg=[elem_id, contains], timeout=timeout)
-    return page.locator(f"#{elem_id}").inner_text()
 
 
 def _choose(page, elem_id: str, option: str) -> None:
@@ -58,7 +44,7 @@ def test_a_word_is_clustered_into_pictures_and_a_map_and_a_cluster_goes_to_style
     _tab(page, "Texture words")
     page.locator("#words-folder textarea, #words-folder input").first.fill(str(collection))
     page.locator("#words-open").click()
-    assert "fluffy" in _text(page, "words-collection-message", "fluffy")
+    assert "fluffy" in wait_text(page, "words-collection-message", "fluffy", timeout=120_000)
 
     _choose(page, "words-word", "fluffy")
     _choose(page, "words-model", "tiny")  # the tiny VGG: no weights needed
@@ -85,7 +71,7 @@ def test_a_word_is_clustered_into_pictures_and_a_map_and_a_cluster_goes_to_style
     page.locator("#words-use").click()
     # style transfer is shown with the cluster's style image in its style-image box
     page.locator("#nst-styles").wait_for(state="visible", timeout=30_000)
-    _text(page, "nst-styles", ".png", timeout=30_000)
+    wait_text(page, "nst-styles", ".png", timeout=30_000)
 
 
 def test_a_participant_votes_and_the_tally_counts_it(page, app_url, tmp_path):
@@ -97,7 +83,7 @@ def test_a_participant_votes_and_the_tally_counts_it(page, app_url, tmp_path):
     _tab(page, "Texture words")
     page.locator("#words-folder textarea, #words-folder input").first.fill(str(collection))
     page.locator("#words-open").click()
-    _text(page, "words-collection-message", "fluffy")
+    wait_text(page, "words-collection-message", "fluffy", timeout=120_000)
     _choose(page, "words-word", "fluffy")
     _choose(page, "words-model", "tiny")
     page.locator("#words-cluster-button").click()
@@ -111,11 +97,11 @@ def test_a_participant_votes_and_the_tally_counts_it(page, app_url, tmp_path):
     page.locator("#study-name input, #study-name textarea").first.fill("aki")
     page.locator("#study-name input, #study-name textarea").first.press("Tab")
     page.locator("#study-build").click()
-    assert "built the study" in _text(page, "study-message", "the study", timeout=180_000)
+    assert "built the study" in wait_text(page, "study-message", "the study", timeout=180_000)
     page.locator("#study-options img").first.wait_for(timeout=30_000)
     assert page.locator("#study-options img").count() == 3  # one result per cluster, in this person's order
     page.locator("#study-pick label").filter(has_text="B").first.click()
-    _text(page, "study-status", "1 of 1 answered", timeout=30_000)
+    wait_text(page, "study-status", "1 of 1 answered", timeout=30_000)
     page.get_by_text("Results", exact=True).first.click()
     page.locator("#study-export").click()
     page.locator("#study-tally .js-plotly-plot").wait_for(timeout=60_000)
