@@ -44,13 +44,9 @@ class MsImageDis(nn.Module):
         return outputs
 
 
-class MsImageDisCouncil(nn.Module):
-    """(image, input) pair → one patch map of scores per scale: was the image made by *this* member?"""
-
-    def __init__(self, input_dim: int, cfg: DisConfig) -> None:
-        super().__init__()
-        self.downsample = _downsample()
-        self.cnns = nn.ModuleList([self._make_net(input_dim, cfg) for _ in range(cfg.num_scales)])
+class MsImageDisCouncil(MsImageDis):
+    """(image, input) pair → one patch map of scores per scale: was the image made by *this* member?
+    The same scales and module names as ``MsImageDis``; each scale's network differs."""
 
     @staticmethod
     def _make_net(input_dim: int, cfg: DisConfig) -> nn.Sequential:
@@ -63,7 +59,7 @@ class MsImageDisCouncil(nn.Module):
         layers += [nn.Conv2d(dim, dim, 1, 1, 0), nn.Conv2d(dim, 1, 1, 1, 0)]
         return nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor, x_input: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor, x_input: torch.Tensor) -> list[torch.Tensor]:  # type: ignore[override]
         outputs = []
         for net in self.cnns:
             outputs.append(net(torch.cat((x, x_input), 1)))
