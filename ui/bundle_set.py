@@ -19,13 +19,11 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
-import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from workbench.atomic import atomic_path
+from workbench.atomic import copy_as_new
 from workbench.errors import ConfigError, UserError
 from workbench.export import safe_stem
 from workbench.trajectory import Trajectory, scan_bundles
@@ -109,12 +107,7 @@ def copy_uploads(paths: Iterable[str], folder: Path) -> list[str]:
         if source.suffix.lower() != ".bundle":
             refused.append(f"{source.name}: not a .bundle file, skipped")
             continue
-        stem = safe_stem(source.stem, "bundle")  # our own file name, whatever the browser sent
-        target = folder / f"{stem}.bundle"
-        while target.exists():
-            target = folder / f"{stem}-{uuid.uuid4().hex[:6]}.bundle"
-        with atomic_path(target) as tmp:
-            shutil.copyfile(source, tmp)
+        copy_as_new(source, folder, safe_stem(source.stem, "bundle"), ".bundle")  # our own name, whatever was sent
     return refused
 
 

@@ -10,7 +10,6 @@ session lasts. The clustering itself is ``stylize.word_clusters``.
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from ui.gpu import gpu
 from ui.run_panel import GPU_QUEUE
 from ui.session import Session, SessionStore
 from ui.settings import number, whole
-from workbench.atomic import atomic_path
+from workbench.atomic import copy_as_new
 from workbench.errors import ConfigError, UserError
 from workbench.export import safe_stem
 from workbench.images import load_photo
@@ -164,12 +163,7 @@ def copy_images(files: list[str], folder: Path) -> list[str]:
 def copy_one(source: Path, folder: Path, stem: str) -> Path:
     """Copy a file under a name of our own (never over another one), atomically."""
     suffix = source.suffix.lower() if source.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif") else ".png"
-    target = folder / f"{stem}{suffix}"
-    while target.exists():
-        target = folder / f"{stem}-{uuid.uuid4().hex[:6]}{suffix}"
-    with atomic_path(target) as tmp:
-        shutil.copyfile(source, tmp)
-    return target
+    return copy_as_new(source, folder, stem, suffix)
 
 
 def cluster_collection(root: Path, word: str, k: int, model: str, session: Session, *, content_weight: float = 0.0):

@@ -5,8 +5,10 @@ name and an earlier file there stays intact."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tempfile
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -45,3 +47,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             raise OSError(exc.errno, exc.strerror, str(path)) from exc
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def copy_as_new(source: str | os.PathLike, folder: Path, stem: str, suffix: str) -> Path:
+    """Copy ``source`` into ``folder`` as ``stem + suffix``, or ``stem-XXXXXX + suffix`` when that name is
+    taken (an upload never overwrites an earlier file), appearing whole or not at all; returns the copy."""
+    target = folder / f"{stem}{suffix}"
+    while target.exists():
+        target = folder / f"{stem}-{uuid.uuid4().hex[:6]}{suffix}"
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return target
