@@ -272,6 +272,14 @@ def test_preview_compares_the_two_initialisations_of_a_run(app, downloads):
             assert np.array_equal(art[block // 2::block, block // 2::block], prep.palette[frame])
         share = float(np.mean(frames[0] != frames[1]))
         assert f"**{share:.0%}**" in note and "1,024 pixels" in note
+    # another photo with the same settings: its own frames, not the last photo's kept preview
+    other = ROOT / "assets" / "fashion_stripes.jpg"
+    upload(client, other)
+    gallery, _ = client.predict(*PREVIEW.values(), "sdpixl", api_name="/initials")
+    prep, _ = classical_pixel_art(load_photo(other), (32, 32), colors=8, fit="crop", seed=0)
+    art = pixels(gallery[0]["image"])
+    block = art.shape[0] // 32
+    assert np.array_equal(art[block // 2::block, block // 2::block], prep.palette[initial_frame(prep, "sdpixl")])
 
 
 def test_bad_uploads_get_a_readable_message_and_the_server_keeps_serving(app, downloads, tmp_path):

@@ -31,6 +31,7 @@ from ui.viewer import Viewer
 MAX_PHOTO_PIXELS = 40_000_000  # refused from the header, before decoding (decompression bombs)
 KEEP_LONG_SIDE = 4096  # larger photos are kept downscaled: the run never uses more than 1024 px
 KEY = "px"  # the panel's element ids and session key
+PREVIEW_KEY = "px-classical"  # ``Session.inputs``: the last classical preview, with its settings
 
 
 class PixelArtBackend:
@@ -102,6 +103,7 @@ class PixelArtActions(SessionActions):
         """A photo was uploaded or an example picked: check it, keep it, show the classical preview."""
         session = self.session(request)
         session.photo, session.photo_name = None, ""
+        session.inputs.pop(PREVIEW_KEY, None)  # the last preview was of the photo before
         if not path:
             return self._preview_out(session, None, None, "")
         try:
@@ -123,10 +125,7 @@ class PixelArtActions(SessionActions):
         if session.photo is None:
             return {self.ui.message: ""}
         try:
-            prep, indices = classical_pixel_art(
-                session.photo, (whole(height, "height"), whole(width, "width")), colors=whole(colors, "palette size"),
-                palette=read_hex(palette_file) if palette_file else None, fit=fit, seed=whole(seed, "seed"),
-            )
+            prep, indices = self._classical(session, width, height, colors, palette_file, fit, seed)
         except Exception as exc:
             return self._preview_out(session, None, None, fail(exc, "making the preview"))
         return self._preview_out(session, crisp_image(indices, prep.palette), prep.work, "")
@@ -143,10 +142,7 @@ class PixelArtActions(SessionActions):
             return empty
         other = init_method if init_method in DOWNSAMPLERS else "area"
         try:
-            prep, _ = classical_pixel_art(
-                session.photo, (whole(height, "height"), whole(width, "width")), colors=whole(colors, "palette size"),
-                palette=read_hex(palette_file) if palette_file else None, fit=fit, seed=whole(seed, "seed"),
-            )
+            prep, _ = self._classical(session, width, height, colors, palette_file, fit, seed)
         except Exception:  # the preview above already says what is wrong with these settings
             return empty
         try:
@@ -161,6 +157,22 @@ class PixelArtActions(SessionActions):
             self.ui.initials_note: f"The two initialisations differ in **{share:.0%}** of the "
                                    f"{ours.size:,} pixels of the first frame.",
         }
+
+    @staticmethod
+    def _classical(session: Session, width: float, height: float, colors: float, palette_file: str | None,
+                   fit: str, seed: float) -> tuple[Any, np.ndarray]:
+        """``classical_pixel_art`` of the session's photo for these settings, kept for the last settings:
+        the comparison of initialisations follows every preview with the same ones (no second k-means)."""
+        settings = (width, height, colors, palette_file, fit, seed)  # a new photo clears the entry
+        last = session.inputs.get(PREVIEW_KEY)
+        if last is not None and last[0] == settings:
+            return last[1]
+        result = classical_pixel_art(
+            session.photo, (whole(height, "height"), whole(width, "width")), colors=whole(colors, "palette size"),
+            palette=read_hex(palette_file) if palette_file else None, fit=fit, seed=whole(seed, "seed"),
+        )
+        session.inputs[PREVIEW_KEY] = (settings, result)
+        return result
 
     def _preview_out(self, session: Session, preview: Any, photo: Any, message: str) -> dict:
         """The preview and message; the viewer's photo only while it shows no trajectory (a run or an
